@@ -1,0 +1,543 @@
+"""Stack configuration -> a validated, typed ``DeploymentConfig`` (pure, no I/O).
+
+Every problem is collected and reported at once; each names the config key, the bad value and what is
+allowed, so `pulumi preview` fails before anything in the cluster changes. Keys live in the project's
+namespace (``vllm-deploy:<section>``), as structured objects in ``Pulumi.<stack>.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+from components.presets import ENVIRONMENT_PROFILES, ENVIRONMENTS, MODEL_SIZES, SIZE_PRESETS
+from components.quantity import QuantityError, parse_quantity
+
+__all__ = [
+    "NAMESPACE",
+    "ConfigError",
+    "DeploymentConfig",
+    "ModelSettings",
+    "ReleaseSettings",
+    "ImageSettings",
+    "ResourceSettings",
+    "SchedulingSettings",
+    "StorageSettings",
+    "GpuWaitSettings",
+    "VerificationSettings",
+    "KubernetesSettings",
+    "validate_config",
+]
+
+NAMESPACE = "vllm-deploy"
+GPU_RESOURCE = "nvidia.com/gpu"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+_PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+_ACCESS_MODES = ("port-forward", "direct")
+
+
+class ConfigError(ValueError):
+    """Invalid stack configuration; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid stack configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str
+    size: str
+    served_model_name: str
+    max_model_len: int
+    gpu_memory_utilization: float
+    tensor_parallel_size: int
+    dtype: str
+    extra_args: tuple[str, ...]
+    startup_budget_seconds: int
+    hf_token_secret_name: str
+    hf_token_secret_key: str
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    name: str
+    namespace: str
+    create_namespace: bool
+    replicas: int
+    atomic: bool
+    helm_wait: bool
+    timeout_seconds: int
+    max_history: int
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    repository: str
+    tag: str
+    pull_policy: str
+
+    @property
+    def reference(self) -> str:
+        separator = "@" if self.tag.startswith("sha256:") else ":"
+        return f"{self.repository}{separator}{self.tag}"
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    gpus: int
+    memory_limit: str
+    cpu_limit: str
+    memory_request: str
+    cpu_request: str
+
+
+@dataclass(frozen=True)
+class SchedulingSettings:
+    node_selector: dict[str, str]
+    tolerations: tuple[dict[str, str], ...]
+    runtime_class_name: str
+    allow_node_autoscaling: bool
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    shm_size_limit: str
+    persistent_cache: bool
+    cache_size: str
+    cache_storage_class: str
+    cache_existing_claim: str
+
+
+@dataclass(frozen=True)
+class GpuWaitSettings:
+    timeout_seconds: int
+    initial_backoff_seconds: float
+    max_backoff_seconds: float
+    progress_interval_seconds: float
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    access_mode: str
+    base_url: str
+    health_path: str
+    ready_path: str
+    completions_path: str
+    p95_limit_seconds: float
+    samples: int
+    warmup_requests: int
+    max_tokens: int
+    prompt: str
+    request_timeout_seconds: float
+    pod_ready_timeout_seconds: int
+    unreachable_retry_seconds: float
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    kubeconfig: str = field(repr=False)
+    context: str
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    environment: str
+    model: ModelSettings
+    release: ReleaseSettings
+    image: ImageSettings
+    resources: ResourceSettings
+    scheduling: SchedulingSettings
+    storage: StorageSettings
+    gpu_wait: GpuWaitSettings
+    verification: VerificationSettings
+    kubernetes: KubernetesSettings
+    service_monitor: bool
+    grafana_dashboard: bool
+
+    @property
+    def endpoint(self) -> str:
+        """The in-cluster service endpoint, as the workflow's checklist names it."""
+        return f"{self.release.name}.{self.release.namespace}.svc.cluster.local:8000"
+
+
+_MISSING = object()
+
+
+class _Problems:
+    """Collects problems; every reader records instead of raising."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, key: str, value: Any, allowed: str) -> None:
+        shown = "(missing)" if value is _MISSING else repr(value)
+        self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; {allowed}")
+
+
+class _Section:
+    """Reads typed values from one config object, recording unknown keys and bad values."""
+
+    def __init__(self, problems: _Problems, key: str, raw: Any, known: tuple[str, ...]):
+        self.problems, self.key = problems, key
+        if raw is None or raw is _MISSING:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            problems.add(key, raw, "expected an object with keys " + ", ".join(known))
+            raw = {}
+        self.raw = raw
+        for name in raw:
+            if name not in known:
+                hint = _closest(name, known)
+                allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(known)
+                problems.items.append(f"{NAMESPACE}:{key}.{name}: {allowed}")
+
+    def _get(self, name: str, default: Any) -> tuple[str, Any]:
+        return f"{self.key}.{name}", self.raw.get(name, default)
+
+    def text(self, name: str, default: Any = _MISSING, *, check: Callable[[str], bool] | None = None,
+             allowed: str = "expected a non-empty string") -> str:
+        key, value = self._get(name, default)
+        if not isinstance(value, str) or (default is _MISSING and not value.strip()) or (check and not check(value)):
+            self.problems.add(key, value, allowed)
+            return "" if not isinstance(default, str) else default
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: Any = _MISSING) -> str:
+        key, value = self._get(name, default)
+        if value not in options:
+            self.problems.add(key, value, "allowed: " + ", ".join(options))
+            return options[0]
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        key, value = self._get(name, default)
+        if isinstance(value, str) and value in ("true", "false"):
+            return value == "true"
+        if not isinstance(value, bool):
+            self.problems.add(key, value, "expected true or false")
+            return default
+        return value
+
+    def integer(self, name: str, default: Any, *, minimum: int, maximum: int | None = None) -> int:
+        key, value = self._get(name, default)
+        number = _as_number(value)
+        bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+        if number is None or number != int(number) or number < minimum or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a whole number {bounds}")
+            return minimum
+        return int(number)
+
+    def number(self, name: str, default: Any, *, above: float, maximum: float | None = None) -> float:
+        key, value = self._get(name, default)
+        number = _as_number(value)
+        bounds = f"> {above:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
+        if number is None or not math.isfinite(number) or number <= above or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a number {bounds}")
+            return above + 1
+        return float(number)
+
+    def quantity(self, name: str, default: Any = _MISSING) -> str:
+        key, value = self._get(name, default)
+        try:
+            if value is _MISSING or parse_quantity(value) <= 0:
+                raise QuantityError(str(value))
+        except QuantityError:
+            self.problems.add(key, value, "expected a positive Kubernetes quantity such as 32Gi, 512Mi, 8 or 500m "
+                                          "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)")
+            return "1"
+        return str(value)
+
+    def mapping_of_text(self, name: str, default: dict[str, str]) -> dict[str, str]:
+        key, value = self._get(name, default)
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            self.problems.add(key, value, "expected an object of string keys to string values")
+            return dict(default)
+        return dict(value)
+
+    def list_of_text(self, name: str, default: list[str]) -> tuple[str, ...]:
+        key, value = self._get(name, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problems.add(key, value, "expected a list of strings")
+            return tuple(default)
+        return tuple(value)
+
+    def section(self, name: str, known: tuple[str, ...]) -> "_Section":
+        return _Section(self.problems, f"{self.key}.{name}", self.raw.get(name), known)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _closest(name: str, known: tuple[str, ...]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+SECTIONS = {
+    "environment": (),
+    "model": ("path", "size", "servedModelName", "maxModelLen", "gpuMemoryUtilization", "tensorParallelSize",
+              "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret"),
+    "release": ("name", "namespace", "createNamespace", "replicas", "atomic", "helmWait", "timeoutSeconds",
+                "maxHistory"),
+    "image": ("repository", "tag", "pullPolicy"),
+    "resources": ("limits", "requests"),
+    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
+    "storage": ("shmSizeLimit", "persistentCache", "cacheSize", "cacheStorageClass", "cacheExistingClaim"),
+    "gpuWait": ("timeoutMinutes", "initialBackoffSeconds", "maxBackoffSeconds", "progressIntervalSeconds"),
+    "verification": ("accessMode", "baseUrl", "healthPath", "readyPath", "completionsPath", "p95LimitSeconds",
+                     "samples", "warmupRequests", "maxTokens", "prompt", "requestTimeoutSeconds",
+                     "podReadyTimeoutSeconds", "unreachableRetrySeconds"),
+    "kubernetes": ("kubeconfig", "context"),
+    "observability": ("serviceMonitor", "grafanaDashboard"),
+}
+
+DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
+DEFAULT_PROMPT = "Say hello in one short sentence."
+
+
+def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
+    """Validate the project's config keys (section name -> parsed value); raise ``ConfigError`` listing all problems."""
+    problems = _Problems()
+    for name in raw:
+        if name not in SECTIONS:
+            hint = _closest(name, tuple(SECTIONS))
+            allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(SECTIONS)
+            problems.items.append(f"{NAMESPACE}:{name}: {allowed}")
+
+    environment = raw.get("environment", _MISSING)
+    if environment not in ENVIRONMENTS:
+        problems.add("environment", environment, "allowed: " + ", ".join(ENVIRONMENTS))
+        environment = "development"
+    profile = ENVIRONMENT_PROFILES[environment]
+
+    model_in = _Section(problems, "model", raw.get("model", _MISSING), SECTIONS["model"])
+    size = model_in.choice("size", MODEL_SIZES)
+    preset = SIZE_PRESETS[size]
+
+    release_in = _Section(problems, "release", raw.get("release", _MISSING), SECTIONS["release"])
+    release_name = release_in.text("name", check=_is_release_name,
+                                   allowed="expected a DNS-1123 label of at most 53 characters (Helm's limit), "
+                                           "e.g. llama-7b-development")
+    namespace = release_in.text("namespace", check=_is_dns_label,
+                                allowed="expected a DNS-1123 label of at most 63 characters, e.g. system")
+
+    resources = _read_resources(problems, raw.get("resources"), preset)
+    model = _read_model(model_in, size, preset, profile, resources.gpus, release_name)
+    helm_wait = release_in.flag("helmWait", profile.atomic)
+    atomic = release_in.flag("atomic", profile.atomic)
+    if atomic and not helm_wait:
+        problems.add("release.helmWait", False, "atomic releases need Helm to wait; set helmWait: true or atomic: false")
+    release = ReleaseSettings(
+        name=release_name,
+        namespace=namespace,
+        create_namespace=release_in.flag("createNamespace", True),
+        replicas=release_in.integer("replicas", profile.replicas, minimum=1, maximum=64),
+        atomic=atomic,
+        helm_wait=helm_wait,
+        timeout_seconds=release_in.integer(
+            "timeoutSeconds", model.startup_budget_seconds + profile.helm_timeout_margin_seconds, minimum=1),
+        max_history=release_in.integer("maxHistory", 10, minimum=1, maximum=1000),
+    )
+    if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
+        problems.add("release.timeoutSeconds", release.timeout_seconds,
+                     f"Helm waits for the pods, so allow at least the startup budget ({model.startup_budget_seconds} s)")
+
+    image_in = _Section(problems, "image", raw.get("image", _MISSING), SECTIONS["image"])
+    image = ImageSettings(
+        repository=image_in.text("repository", "vllm/vllm-openai", check=lambda v: bool(_IMAGE_REPOSITORY.match(v)),
+                                 allowed="expected an image repository such as vllm/vllm-openai, without a tag"),
+        tag=image_in.text("tag", check=_is_pinned_tag,
+                          allowed="expected a pinned tag such as v0.11.0 or a digest sha256:<64 hex>; "
+                                  "'latest' and empty tags are not allowed"),
+        pull_policy=image_in.choice("pullPolicy", _PULL_POLICIES, "IfNotPresent"),
+    )
+
+    scheduling_in = _Section(problems, "scheduling", raw.get("scheduling"), SECTIONS["scheduling"])
+    node_selector = scheduling_in.mapping_of_text("nodeSelector", {"node-type": "gpu"})
+    for label_key, label_value in node_selector.items():
+        if not _LABEL_KEY.match(label_key) or not _LABEL_VALUE.match(label_value) or len(label_value) > 63:
+            problems.add(f"scheduling.nodeSelector.{label_key}", label_value, "expected a valid label key and value")
+    scheduling = SchedulingSettings(
+        node_selector=node_selector,
+        tolerations=_read_tolerations(scheduling_in),
+        runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or _is_dns_label(v),
+                                              allowed="expected empty or a RuntimeClass name such as nvidia"),
+        allow_node_autoscaling=scheduling_in.flag("allowNodeAutoscaling", False),
+    )
+
+    storage_in = _Section(problems, "storage", raw.get("storage"), SECTIONS["storage"])
+    storage = StorageSettings(
+        shm_size_limit=storage_in.quantity("shmSizeLimit", preset.shm_size),
+        persistent_cache=storage_in.flag("persistentCache", False),
+        cache_size=storage_in.quantity("cacheSize", "100Gi"),
+        cache_storage_class=storage_in.text("cacheStorageClass", ""),
+        cache_existing_claim=storage_in.text("cacheExistingClaim", "", check=lambda v: v == "" or _is_dns_label(v),
+                                             allowed="expected empty or a PersistentVolumeClaim name"),
+    )
+
+    wait_in = _Section(problems, "gpuWait", raw.get("gpuWait"), SECTIONS["gpuWait"])
+    timeout_minutes = wait_in.number("timeoutMinutes", profile.gpu_wait_timeout_seconds / 60, above=0, maximum=24 * 60)
+    initial = wait_in.number("initialBackoffSeconds", 1.0, above=0, maximum=600)
+    maximum = wait_in.number("maxBackoffSeconds", 30.0, above=0, maximum=3600)
+    if maximum < initial:
+        problems.add("gpuWait.maxBackoffSeconds", maximum, f"expected at least initialBackoffSeconds ({initial:g})")
+    gpu_wait = GpuWaitSettings(
+        timeout_seconds=max(1, round(timeout_minutes * 60)),
+        initial_backoff_seconds=initial,
+        max_backoff_seconds=maximum,
+        progress_interval_seconds=wait_in.number("progressIntervalSeconds", 30.0, above=0, maximum=30),
+    )
+
+    verification = _read_verification(
+        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model)
+
+    kube_in = _Section(problems, "kubernetes", raw.get("kubernetes"), SECTIONS["kubernetes"])
+    kubernetes = KubernetesSettings(
+        kubeconfig=kube_in.text("kubeconfig", ""),
+        context=kube_in.text("context", ""),
+    )
+
+    observability_in = _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"])
+    service_monitor = observability_in.flag("serviceMonitor", False)
+    grafana_dashboard = observability_in.flag("grafanaDashboard", False)
+
+    if problems.items:
+        raise ConfigError(problems.items)
+    return DeploymentConfig(
+        environment=environment, model=model, release=release, image=image, resources=resources,
+        scheduling=scheduling, storage=storage, gpu_wait=gpu_wait, verification=verification,
+        kubernetes=kubernetes, service_monitor=service_monitor, grafana_dashboard=grafana_dashboard,
+    )
+
+
+def _read_model(section: _Section, size: str, preset, profile, gpus: int, release_name: str) -> ModelSettings:
+    problems = section.problems
+    path = section.text("path", check=lambda v: v.strip() == v and " " not in v,
+                        allowed="expected a model id such as meta-llama/Llama-2-7b-chat-hf or a path, without spaces")
+    tensor_parallel = section.integer("tensorParallelSize", min(preset.tensor_parallel_size, gpus), minimum=1)
+    if tensor_parallel > gpus:
+        problems.add("model.tensorParallelSize", tensor_parallel,
+                     f"must not exceed the GPUs per pod (resources.limits.{GPU_RESOURCE} = {gpus})")
+    default_budget = math.ceil(preset.startup_budget_seconds * profile.startup_budget_factor)
+    secret = section.section("hfTokenSecret", ("name", "key"))
+    secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
+                              allowed="expected the name of an existing Secret (never the token itself)")
+    if secret_name.startswith("hf_"):
+        problems.add("model.hfTokenSecret.name", "hf_…", "this looks like a token; give the name of a Secret holding it")
+    return ModelSettings(
+        path=path,
+        size=size,
+        served_model_name=section.text("servedModelName", release_name or "", check=lambda v: v == "" or " " not in v,
+                                       allowed="expected a name without spaces"),
+        max_model_len=section.integer("maxModelLen", preset.max_model_len, minimum=0, maximum=10_000_000),
+        gpu_memory_utilization=section.number("gpuMemoryUtilization", 0.9, above=0, maximum=1),
+        tensor_parallel_size=tensor_parallel,
+        dtype=section.choice("dtype", _DTYPES, "auto"),
+        extra_args=section.list_of_text("extraArgs", []),
+        startup_budget_seconds=section.integer("startupBudgetSeconds", default_budget, minimum=60, maximum=6 * 3600),
+        hf_token_secret_name=secret_name,
+        hf_token_secret_key=secret.text("key", "token"),
+    )
+
+
+def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
+    section = _Section(problems, "resources", raw, SECTIONS["resources"])
+    limits = section.section("limits", (GPU_RESOURCE, "memory", "cpu"))
+    requests = section.section("requests", ("memory", "cpu"))
+    gpus = limits.integer(GPU_RESOURCE, preset.gpus, minimum=1, maximum=16)
+    memory_limit = limits.quantity("memory", preset.memory)
+    cpu_limit = limits.quantity("cpu", preset.cpu)
+    memory_request = requests.quantity("memory", memory_limit)
+    cpu_request = requests.quantity("cpu", cpu_limit)
+    for name, request, limit in (("memory", memory_request, memory_limit), ("cpu", cpu_request, cpu_limit)):
+        try:
+            if parse_quantity(request) > parse_quantity(limit):
+                problems.add(f"resources.requests.{name}", request, f"must not exceed resources.limits.{name} ({limit})")
+        except QuantityError:
+            pass  # already reported
+    return ResourceSettings(gpus=gpus, memory_limit=memory_limit, cpu_limit=cpu_limit,
+                            memory_request=memory_request, cpu_request=cpu_request)
+
+
+def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
+    key, value = section._get("tolerations", list(DEFAULT_TOLERATIONS))
+    allowed_fields = {"key", "operator", "value", "effect", "tolerationSeconds"}
+    if not isinstance(value, list) or not all(
+            isinstance(t, Mapping) and set(t) <= allowed_fields and t.get("operator", "Equal") in ("Equal", "Exists")
+            and t.get("effect", "") in ("", "NoSchedule", "PreferNoSchedule", "NoExecute") for t in value):
+        section.problems.add(key, value, "expected a list of tolerations with key, operator (Equal|Exists), value, "
+                                         "effect (NoSchedule|PreferNoSchedule|NoExecute)")
+        return DEFAULT_TOLERATIONS
+    return tuple(dict(t) for t in value)
+
+
+def _read_verification(section: _Section, model: ModelSettings) -> VerificationSettings:
+    access_mode = section.choice("accessMode", _ACCESS_MODES, "port-forward")
+    base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
+                            allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
+    if access_mode == "direct" and not base_url:
+        section.problems.add("verification.baseUrl", base_url, "required when accessMode is direct")
+    paths = {name: section.text(name, default, check=lambda v: v.startswith("/"), allowed="expected a path starting with /")
+             for name, default in (("healthPath", "/health"), ("readyPath", "/ready"),
+                                   ("completionsPath", "/v1/chat/completions"))}
+    samples = section.integer("samples", 20, minimum=1, maximum=1000)
+    return VerificationSettings(
+        access_mode=access_mode,
+        base_url=base_url,
+        health_path=paths["healthPath"],
+        ready_path=paths["readyPath"],
+        completions_path=paths["completionsPath"],
+        p95_limit_seconds=section.number("p95LimitSeconds", 3.0, above=0, maximum=600),
+        samples=samples,
+        warmup_requests=section.integer("warmupRequests", 2, minimum=0, maximum=100),
+        max_tokens=section.integer("maxTokens", 16, minimum=1, maximum=4096),
+        prompt=section.text("prompt", DEFAULT_PROMPT),
+        request_timeout_seconds=section.number("requestTimeoutSeconds", 30.0, above=0, maximum=600),
+        pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
+                                                  minimum=1, maximum=6 * 3600),
+        unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
+    )
+
+
+def _is_dns_label(value: str) -> bool:
+    return len(value) <= 63 and bool(_DNS_LABEL.match(value))
+
+
+def _is_release_name(value: str) -> bool:
+    return len(value) <= 53 and bool(_DNS_LABEL.match(value))
+
+
+def _is_dns_subdomain(value: str) -> bool:
+    return len(value) <= 253 and all(_is_dns_label(part) for part in value.split("."))
+
+
+def _is_pinned_tag(value: str) -> bool:
+    return bool(_DIGEST.match(value)) or (bool(_IMAGE_TAG.match(value)) and value != "latest")
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)

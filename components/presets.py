@@ -1,0 +1,81 @@
+"""Model-size presets and environment profiles: the defaults a stack starts from (pure data, no I/O).
+
+A size is a preset, not a label: it sets GPUs, memory, CPU, tensor parallelism, /dev/shm and the startup
+budget for model loading. An environment profile sets how long `pulumi up` waits and how strict Helm is:
+development iterates fast with shorter timeouts; staging mirrors production; production gives large
+models longer to load and rolls back failed releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "SizePreset",
+    "EnvironmentProfile",
+    "SIZE_PRESETS",
+    "ENVIRONMENT_PROFILES",
+    "MODEL_SIZES",
+    "ENVIRONMENTS",
+]
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    """Defaults for one model size."""
+
+    gpus: int
+    memory: str
+    cpu: str
+    tensor_parallel_size: int
+    shm_size: str
+    max_model_len: int
+    startup_budget_seconds: int
+    """How long model loading may take before the pod is considered broken (startup probe budget)."""
+
+
+@dataclass(frozen=True)
+class EnvironmentProfile:
+    """How one environment waits and rolls out."""
+
+    startup_budget_factor: float
+    """Multiplier on the size's startup budget (production gives large models longer)."""
+    helm_timeout_margin_seconds: int
+    """Helm waits for the startup budget plus this margin."""
+    gpu_wait_timeout_seconds: int
+    atomic: bool
+    replicas: int
+
+
+SIZE_PRESETS: dict[str, SizePreset] = {
+    "small": SizePreset(
+        gpus=1, memory="32Gi", cpu="8", tensor_parallel_size=1, shm_size="8Gi",
+        max_model_len=4096, startup_budget_seconds=1200,
+    ),
+    "medium": SizePreset(
+        gpus=2, memory="96Gi", cpu="16", tensor_parallel_size=2, shm_size="16Gi",
+        max_model_len=8192, startup_budget_seconds=2400,
+    ),
+    "large": SizePreset(
+        gpus=4, memory="256Gi", cpu="32", tensor_parallel_size=4, shm_size="32Gi",
+        max_model_len=8192, startup_budget_seconds=3600,
+    ),
+}
+
+ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
+    "development": EnvironmentProfile(
+        startup_budget_factor=1.0, helm_timeout_margin_seconds=300,
+        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1,
+    ),
+    "staging": EnvironmentProfile(
+        startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1,
+    ),
+    "production": EnvironmentProfile(
+        startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2,
+    ),
+}
+
+MODEL_SIZES = tuple(SIZE_PRESETS)
+ENVIRONMENTS = tuple(ENVIRONMENT_PROFILES)
