@@ -43,6 +43,7 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 _PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 _ACCESS_MODES = ("port-forward", "direct")
+_SECRET_FIELDS = ("kubeconfig",)
 
 
 class ConfigError(ValueError):
@@ -181,7 +182,12 @@ class _Problems:
         self.items: list[str] = []
 
     def add(self, key: str, value: Any, allowed: str) -> None:
-        shown = "(missing)" if value is _MISSING else repr(value)
+        if value is _MISSING:
+            shown = "(missing)"
+        elif key.split(".")[-1] in _SECRET_FIELDS:
+            shown = "(secret value hidden)"
+        else:
+            shown = repr(value)
         self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; {allowed}")
 
 
@@ -367,7 +373,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     image_in = _Section(problems, "image", raw.get("image", _MISSING), SECTIONS["image"])
     image = ImageSettings(
-        repository=image_in.text("repository", "vllm/vllm-openai", check=lambda v: bool(_IMAGE_REPOSITORY.match(v)),
+        repository=image_in.text("repository", "vllm/vllm-openai", check=_is_image_repository,
                                  allowed="expected an image repository such as vllm/vllm-openai, without a tag"),
         tag=image_in.text("tag", check=_is_pinned_tag,
                           allowed="expected a pinned tag such as v0.11.0 or a digest sha256:<64 hex>; "
@@ -443,10 +449,12 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
                      f"must not exceed the GPUs per pod (resources.limits.{GPU_RESOURCE} = {gpus})")
     default_budget = math.ceil(preset.startup_budget_seconds * profile.startup_budget_factor)
     secret = section.section("hfTokenSecret", ("name", "key"))
-    secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
-                              allowed="expected the name of an existing Secret (never the token itself)")
-    if secret_name.startswith("hf_"):
+    if str(secret.raw.get("name", "")).startswith("hf_"):  # a token pasted as the name: never echo it
         problems.add("model.hfTokenSecret.name", "hf_…", "this looks like a token; give the name of a Secret holding it")
+        secret_name = ""
+    else:
+        secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
+                                  allowed="expected the name of an existing Secret (never the token itself)")
     return ModelSettings(
         path=path,
         size=size,
@@ -532,6 +540,11 @@ def _is_release_name(value: str) -> bool:
 
 def _is_dns_subdomain(value: str) -> bool:
     return len(value) <= 253 and all(_is_dns_label(part) for part in value.split("."))
+
+
+def _is_image_repository(value: str) -> bool:
+    # A colon is allowed only for a registry port (registry:5000/vllm), never as a tag after the last slash.
+    return bool(_IMAGE_REPOSITORY.match(value)) and ":" not in value.rsplit("/", 1)[-1]
 
 
 def _is_pinned_tag(value: str) -> bool:

@@ -1,0 +1,136 @@
+"""``VllmModel``: GPU capacity gate -> Helm release of the vLLM chart -> post-deploy verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.chart_values import chart_values
+from components.config import GPU_RESOURCE, DeploymentConfig
+from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
+from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
+
+__all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH"]
+
+# Relative to the project directory (Pulumi runs the program there), so state does not depend on the clone's path.
+DEFAULT_CHART_PATH = "./charts/vllm-deployment"
+
+
+@dataclass
+class VllmModelArgs:
+    """What to deploy (validated stack config) and where the chart is."""
+
+    config: DeploymentConfig
+    chart_path: str = DEFAULT_CHART_PATH
+
+
+class VllmModel(pulumi.ComponentResource):
+    """A vLLM model served from GPU nodes, deployed only when capacity exists and done only once it serves."""
+
+    release_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    revision: pulumi.Output[int]
+    endpoint: pulumi.Output[str]
+    verification: pulumi.Output[dict]
+
+    def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("vllm:index:VllmModel", name, None, opts)
+        config = args.config
+        kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
+        context = config.kubernetes.context
+
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig if config.kubernetes.kubeconfig else None,
+            context=context or None,
+            cluster_identifier=context or "default",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.gpu_gate = GpuCapacityGate(
+            f"{name}-gpu-capacity",
+            GpuCapacityGateArgs(
+                kubeconfig=kubeconfig,
+                context=context,
+                namespace=config.release.namespace,
+                release_name=config.release.name,
+                replicas=config.release.replicas,
+                gpus_per_pod=config.resources.gpus,
+                gpu_resource=GPU_RESOURCE,
+                node_selector=dict(config.scheduling.node_selector),
+                tolerations=[dict(t) for t in config.scheduling.tolerations],
+                timeout_seconds=config.gpu_wait.timeout_seconds,
+                backoff_initial_seconds=config.gpu_wait.initial_backoff_seconds,
+                backoff_max_seconds=config.gpu_wait.max_backoff_seconds,
+                progress_interval_seconds=config.gpu_wait.progress_interval_seconds,
+                allow_node_autoscaling=config.scheduling.allow_node_autoscaling,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            k8s.helm.v3.ReleaseArgs(
+                name=config.release.name,
+                chart=args.chart_path,
+                namespace=config.release.namespace,
+                create_namespace=config.release.create_namespace,
+                atomic=config.release.atomic,
+                cleanup_on_fail=config.release.atomic,
+                skip_await=not config.release.helm_wait,
+                timeout=config.release.timeout_seconds,
+                max_history=config.release.max_history,
+                values=chart_values(config),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.gpu_gate]),
+        )
+
+        verify = config.verification
+        self.verification_check = DeploymentVerification(
+            f"{name}-verification",
+            DeploymentVerificationArgs(
+                kubeconfig=kubeconfig,
+                context=context,
+                namespace=self.release.namespace,
+                release_name=self.release.name,
+                revision=self.release.status.apply(lambda status: status.revision),
+                access_mode=verify.access_mode,
+                base_url=verify.base_url,
+                service_port=8000,
+                health_path=verify.health_path,
+                ready_path=verify.ready_path,
+                completions_path=verify.completions_path,
+                served_model_name=config.model.served_model_name,
+                prompt=verify.prompt,
+                max_tokens=verify.max_tokens,
+                warmup_requests=verify.warmup_requests,
+                samples=verify.samples,
+                p95_limit_seconds=verify.p95_limit_seconds,
+                request_timeout_seconds=verify.request_timeout_seconds,
+                pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
+                unreachable_retry_seconds=verify.unreachable_retry_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
+
+        self.release_name = self.release.name
+        self.namespace = self.release.namespace
+        self.revision = self.release.status.apply(lambda status: status.revision)
+        self.endpoint = pulumi.Output.concat(self.release.name, ".", self.release.namespace, ".svc.cluster.local:8000")
+        self.verification = self.verification_check.summary
+        self.register_outputs({
+            "release_name": self.release_name,
+            "namespace": self.namespace,
+            "revision": self.revision,
+            "endpoint": self.endpoint,
+            "verification": self.verification,
+            "gpu_capacity": self.gpu_gate.placeable_replicas,
+        })
+
+
+def chart_directory(project_dir: Path, chart_path: str = DEFAULT_CHART_PATH) -> Path:
+    """The chart directory for ``chart_path`` relative to the project directory."""
+    return (project_dir / chart_path).resolve()

@@ -1,0 +1,190 @@
+"""components.config: the shipped stacks validate; every bad configuration is named precisely."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.config import ConfigError, validate_config
+
+ROOT = Path(__file__).resolve().parents[3]
+STACKS = ("development", "staging", "production", "local")
+
+
+def stack_config(stack: str) -> dict:
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key.split(":", 1)[1]: value for key, value in raw.items()}
+
+
+def base() -> dict:
+    return copy.deepcopy(stack_config("development"))
+
+
+def with_change(path: str, value) -> dict:
+    config = base()
+    *parents, last = path.split(".") if not path.startswith("resources.limits.nvidia") else \
+        ["resources", "limits", "nvidia.com/gpu"]
+    node = config
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is DELETE:
+        node.pop(last)
+    else:
+        node[last] = value
+    return config
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks_are_valid(stack):
+    config = validate_config(stack_config(stack))
+    assert config.release.namespace == "system"
+    assert config.release.name.endswith(stack)
+
+
+def test_presets_fill_what_the_stack_leaves_out():
+    config = validate_config({
+        "environment": "production",
+        "model": {"path": "meta-llama/Llama-2-70b-chat-hf", "size": "large"},
+        "release": {"name": "llama-70b", "namespace": "system"},
+        "image": {"tag": "v0.11.0"},
+    })
+    assert (config.resources.gpus, config.resources.memory_limit, config.resources.cpu_limit) == (4, "256Gi", "32")
+    assert config.model.tensor_parallel_size == 4
+    assert config.model.startup_budget_seconds == 5400  # large 3600 s x production 1.5
+    assert config.release.timeout_seconds == 5400 + 900
+    assert config.release.atomic and config.release.helm_wait
+    assert config.gpu_wait.timeout_seconds == 30 * 60
+    assert config.verification.pod_ready_timeout_seconds == 5400
+    assert config.endpoint == "llama-70b.system.svc.cluster.local:8000"
+
+
+def test_development_is_faster_than_production():
+    dev = validate_config({**base(), "gpuWait": {}, "release": {"name": "a", "namespace": "system"}})
+    assert dev.gpu_wait.timeout_seconds == 600
+    assert not dev.release.atomic
+    assert dev.model.startup_budget_seconds == 1200
+
+
+def test_requests_default_to_limits():
+    config = validate_config(base())
+    assert config.resources.memory_request == config.resources.memory_limit == "32Gi"
+    assert config.resources.cpu_request == "8"
+
+
+BAD_CONFIGS = [
+    ("unknown size", with_change("model.size", "huge"),
+     "vllm-deploy:model.size: 'huge' is not valid; allowed: small, medium, large"),
+    ("zero GPUs", with_change("resources.limits.nvidia.com/gpu", 0),
+     "vllm-deploy:resources.limits.nvidia.com/gpu: 0 is not valid; expected a whole number >= 1 and <= 16"),
+    ("fractional GPUs", with_change("resources.limits.nvidia.com/gpu", 1.5),
+     "vllm-deploy:resources.limits.nvidia.com/gpu: 1.5 is not valid; expected a whole number >= 1 and <= 16"),
+    ("memory in GB", with_change("resources.limits.memory", "32GB"),
+     "vllm-deploy:resources.limits.memory: '32GB' is not valid; expected a positive Kubernetes quantity such as "
+     "32Gi, 512Mi, 8 or 500m (binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)"),
+    ("cpu not a quantity", with_change("resources.limits.cpu", "eight"),
+     "vllm-deploy:resources.limits.cpu: 'eight' is not valid; expected a positive Kubernetes quantity such as "
+     "32Gi, 512Mi, 8 or 500m (binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)"),
+    ("request above limit", with_change("resources.requests", {"memory": "64Gi"}),
+     "vllm-deploy:resources.requests.memory: '64Gi' is not valid; must not exceed resources.limits.memory (32Gi)"),
+    ("latest tag", with_change("image.tag", "latest"),
+     "vllm-deploy:image.tag: 'latest' is not valid; expected a pinned tag such as v0.11.0 or a digest "
+     "sha256:<64 hex>; 'latest' and empty tags are not allowed"),
+    ("missing tag", with_change("image.tag", DELETE),
+     "vllm-deploy:image.tag: (missing) is not valid; expected a pinned tag such as v0.11.0 or a digest "
+     "sha256:<64 hex>; 'latest' and empty tags are not allowed"),
+    ("tag in repository", with_change("image.repository", "vllm/vllm-openai:latest"),
+     "vllm-deploy:image.repository: 'vllm/vllm-openai:latest' is not valid; expected an image repository such as "
+     "vllm/vllm-openai, without a tag"),
+    ("negative GPU wait", with_change("gpuWait.timeoutMinutes", -5),
+     "vllm-deploy:gpuWait.timeoutMinutes: -5 is not valid; expected a number > 0 and <= 1440"),
+    ("negative Helm timeout", with_change("release.timeoutSeconds", -1),
+     "vllm-deploy:release.timeoutSeconds: -1 is not valid; expected a whole number >= 1"),
+    ("zero latency limit", with_change("verification.p95LimitSeconds", 0),
+     "vllm-deploy:verification.p95LimitSeconds: 0 is not valid; expected a number > 0 and <= 600"),
+    ("typo in a section key", with_change("model.sizee", "small"),
+     "vllm-deploy:model.sizee: unknown key; did you mean 'size'?"),
+    ("typo in a top-level key", {**base(), "verifcation": {}},
+     "vllm-deploy:verifcation: unknown key; did you mean 'verification'?"),
+    ("unknown environment", with_change("environment", "prod"),
+     "vllm-deploy:environment: 'prod' is not valid; allowed: development, staging, production"),
+    ("release name with capitals", with_change("release.name", "Llama-7B"),
+     "vllm-deploy:release.name: 'Llama-7B' is not valid; expected a DNS-1123 label of at most 53 characters "
+     "(Helm's limit), e.g. llama-7b-development"),
+    ("release name too long", with_change("release.name", "a" * 54),
+     f"vllm-deploy:release.name: {'a' * 54!r} is not valid; expected a DNS-1123 label of at most 53 characters "
+     "(Helm's limit), e.g. llama-7b-development"),
+    ("namespace with underscore", with_change("release.namespace", "my_ns"),
+     "vllm-deploy:release.namespace: 'my_ns' is not valid; expected a DNS-1123 label of at most 63 characters, "
+     "e.g. system"),
+    ("missing model path", with_change("model.path", DELETE),
+     "vllm-deploy:model.path: (missing) is not valid; expected a model id such as meta-llama/Llama-2-7b-chat-hf "
+     "or a path, without spaces"),
+    ("tensor parallel above GPUs", with_change("model.tensorParallelSize", 2),
+     "vllm-deploy:model.tensorParallelSize: 2 is not valid; must not exceed the GPUs per pod "
+     "(resources.limits.nvidia.com/gpu = 1)"),
+    ("GPU memory utilisation above 1", with_change("model.gpuMemoryUtilization", 1.2),
+     "vllm-deploy:model.gpuMemoryUtilization: 1.2 is not valid; expected a number > 0 and <= 1"),
+    ("direct mode without URL", with_change("verification.accessMode", "direct"),
+     "vllm-deploy:verification.baseUrl: '' is not valid; required when accessMode is direct"),
+    ("unknown access mode", with_change("verification.accessMode", "kubectl"),
+     "vllm-deploy:verification.accessMode: 'kubectl' is not valid; allowed: port-forward, direct"),
+    ("zero samples", with_change("verification.samples", 0),
+     "vllm-deploy:verification.samples: 0 is not valid; expected a whole number >= 1 and <= 1000"),
+    ("path without slash", with_change("verification.readyPath", "ready"),
+     "vllm-deploy:verification.readyPath: 'ready' is not valid; expected a path starting with /"),
+    ("atomic without waiting", with_change("release.atomic", True),
+     "vllm-deploy:release.helmWait: False is not valid; atomic releases need Helm to wait; set helmWait: true or "
+     "atomic: false"),
+    ("Helm timeout below the startup budget", with_change("release", {"name": "x", "namespace": "system",
+                                                                       "helmWait": True, "timeoutSeconds": 600}),
+     "vllm-deploy:release.timeoutSeconds: 600 is not valid; Helm waits for the pods, so allow at least the startup "
+     "budget (1200 s)"),
+    ("backoff cap below initial", with_change("gpuWait.maxBackoffSeconds", 0.5),
+     "vllm-deploy:gpuWait.maxBackoffSeconds: 0.5 is not valid; expected at least initialBackoffSeconds (1)"),
+    ("token as secret name", with_change("model.hfTokenSecret", {"name": "hf_abcdefghijklmnop"}),
+     "vllm-deploy:model.hfTokenSecret.name: 'hf_…' is not valid; this looks like a token; give the name of a "
+     "Secret holding it"),
+    ("section not an object", with_change("resources", "lots"),
+     "vllm-deploy:resources: 'lots' is not valid; expected an object with keys limits, requests"),
+    ("bad toleration operator", with_change("scheduling.tolerations", [{"key": "x", "operator": "In"}]),
+     "vllm-deploy:scheduling.tolerations: [{'key': 'x', 'operator': 'In'}] is not valid; expected a list of "
+     "tolerations with key, operator (Equal|Exists), value, effect (NoSchedule|PreferNoSchedule|NoExecute)"),
+    ("flag not a boolean", with_change("release.createNamespace", "yes"),
+     "vllm-deploy:release.createNamespace: 'yes' is not valid; expected true or false"),
+]
+
+
+@pytest.mark.parametrize("config,expected", [(c, e) for _, c, e in BAD_CONFIGS], ids=[n for n, _, _ in BAD_CONFIGS])
+def test_bad_configuration_is_named_precisely(config, expected):
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert error.value.problems == [expected]
+
+
+def test_every_problem_is_reported_at_once():
+    config = with_change("model.size", "huge")
+    config["image"]["tag"] = "latest"
+    config["resources"]["limits"]["memory"] = "32GB"
+    config["gpuWait"]["timeoutMinutes"] = -1
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert len(error.value.problems) == 4
+    assert "4 problem(s)" in str(error.value)
+
+
+def test_kubeconfig_value_never_appears_in_errors():
+    secret = "apiVersion: v1\nusers:\n- user:\n    token: s3cr3t-token\n"
+    config = with_change("kubernetes.kubeconfig", {"inline": secret})
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert "s3cr3t" not in str(error.value)
+    assert "vllm-deploy:kubernetes.kubeconfig: (secret value hidden)" in str(error.value)
+
+
+def test_digest_is_a_pinned_tag():
+    config = validate_config(with_change("image.tag", "sha256:" + "a" * 64))
+    assert config.image.reference == "vllm/vllm-openai@sha256:" + "a" * 64
