@@ -1,49 +1,62 @@
-"""The shipped stack configurations, turned into Release inputs the way components/ does, pass every policy."""
+"""The shipped stacks, run under Pulumi mocks (tests/support/mock_program.py), pass every policy: the resources,
+their inputs and their dependencies are the ones the real program registers."""
 
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
-import yaml
+from pulumi_policy import PolicyResource, ResourceValidationPolicy, StackValidationArgs
+from pulumi_policy.proxy import unknown_checking_proxy
 
-from .builders import release_props, stack_resource, stack_violations, violations, verification_props
 from policies.rules.catalog import all_policies
-from policies.rules.subjects import HELM_RELEASE_TYPE, VERIFICATION_TYPE
+
+from .builders import resource_args
 
 ROOT = Path(__file__).resolve().parents[3]
-config_module = pytest.importorskip("components.config")
-chart_values_module = pytest.importorskip("components.chart_values")
+STACKS = [path.name.split(".")[1] for path in sorted(ROOT.glob("Pulumi.*.yaml"))]
 
 
-def shipped_config(stack: str):
-    path = ROOT / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        pytest.skip(f"{path.name} is not shipped")
-    raw = yaml.safe_load(path.read_text())["config"]
-    return config_module.validate_config({key.split(":", 1)[1]: value for key, value in raw.items()})
+@lru_cache(maxsize=None)
+def registered(stack: str) -> tuple[tuple[PolicyResource, dict], ...]:
+    """(resource, raw inputs) for every custom resource the program registers for stack, dependencies resolved."""
+    result = subprocess.run([sys.executable, "-m", "tests.support.mock_program", stack], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    registrations = [r for r in data["registrations"] if r["custom"]]
+    assert registrations, f"no resources registered for {stack}: {data['error']}"
+    inputs = {r["urn"]: data["inputs"].get(r["name"], {}) for r in registrations}
+    by_urn = {r["urn"]: PolicyResource(r["type"], unknown_checking_proxy(inputs[r["urn"]]), r["urn"], r["name"],
+                                       None, None, None, [], {}) for r in registrations}
+    for registration in registrations:
+        resource = by_urn[registration["urn"]]
+        resource.dependencies = [by_urn[urn] for urn in registration["dependencies"] if urn in by_urn]
+        resource.property_dependencies = {key: [by_urn[urn] for urn in urns if urn in by_urn]
+                                          for key, urns in registration["property_dependencies"].items()}
+    return tuple((by_urn[urn], inputs[urn]) for urn in by_urn)
 
 
-def props_of(config) -> dict:
-    release = config.release
-    return release_props(
-        config.environment, values=chart_values_module.chart_values(config), name=release.name,
-        chart="./charts/vllm-deployment", namespace=release.namespace, atomic=release.atomic,
-        cleanupOnFail=release.atomic, skipAwait=not release.helm_wait, timeout=release.timeout_seconds)
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stack_registers_a_vllm_release_and_its_verification(stack):
+    types = [resource.resource_type for resource, _ in registered(stack)]
+    assert "kubernetes:helm.sh/v3:Release" in types
+    assert "pulumi-python:dynamic/vllm:DeploymentVerification" in types
 
 
-@pytest.mark.parametrize("stack", ["development", "staging", "production", "local"])
-def test_shipped_stack_passes_every_resource_policy(stack):
-    props = props_of(shipped_config(stack))
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stack_passes_every_policy(stack):
+    found: list[str] = []
+    resources = [resource for resource, _ in registered(stack)]
     for policy in all_policies():
-        if policy.name != "vllm-post-deploy-verification":
-            assert violations(policy.name, props) == [], policy.name
-
-
-@pytest.mark.parametrize("stack", ["development", "staging", "production", "local"])
-def test_shipped_stack_passes_the_verification_policy(stack):
-    config = shipped_config(stack)
-    release = stack_resource(HELM_RELEASE_TYPE, f"{config.release.name}-release", props_of(config))
-    verify = config.verification
-    verification = stack_resource(VERIFICATION_TYPE, f"{config.release.name}-verification", verification_props(
-        config.environment, release_name=config.release.name, p95_limit_seconds=verify.p95_limit_seconds,
-        pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds), dependencies=[release])
-    assert stack_violations([release, verification]) == []
+        report = lambda message, urn=None, name=policy.name: found.append(f"[{name}] {message}")  # noqa: E731
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource, inputs in registered(stack):
+                policy.validate(resource_args(inputs, resource.resource_type, resource.name), report)
+        else:
+            policy.validate(StackValidationArgs(resources, {}), report)
+    assert found == []
