@@ -1,0 +1,255 @@
+"""The GpuCapacityGate's inputs: defaults, validation, normalisation and what a change means; no I/O.
+
+Inputs cross the Pulumi wire as protobuf values: whole numbers arrive as floats and values not yet known
+during preview arrive as the ``UNKNOWN`` sentinel. Validation skips unknown values, and every problem
+names the input, the value and what is allowed (the kubeconfig is never quoted).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+from .capacity import GpuNeed
+
+__all__ = [
+    "DEFAULTS",
+    "NEED_INPUTS",
+    "PROVIDER_VERSION",
+    "SETTING_INPUTS",
+    "UNKNOWN",
+    "changed_inputs",
+    "input_problems",
+    "need_from_inputs",
+    "normalize_inputs",
+    "wait_settings_from_inputs",
+]
+
+PROVIDER_VERSION = "1"
+"""Bump when the gate's behaviour changes, so the change shows in the next diff."""
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""The value of an input that is not known yet (``pulumi.runtime.rpc.UNKNOWN``)."""
+
+DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+DEFAULTS: dict[str, Any] = {
+    "kubeconfig": "",
+    "context": "",
+    "gpu_resource": "nvidia.com/gpu",
+    "node_selector": {"node-type": "gpu"},
+    "tolerations": [DEFAULT_TOLERATION],
+    "timeout_seconds": 1800,
+    "backoff_initial_seconds": 5,
+    "backoff_max_seconds": 60,
+    "progress_interval_seconds": 30,
+    "allow_node_autoscaling": False,
+}
+
+NEED_INPUTS = ("replicas", "gpus_per_pod", "gpu_resource", "node_selector", "tolerations", "namespace", "release_name")
+"""A change to any of these is a new GPU need: the gate waits again."""
+SETTING_INPUTS = (
+    "timeout_seconds",
+    "backoff_initial_seconds",
+    "backoff_max_seconds",
+    "progress_interval_seconds",
+    "allow_node_autoscaling",
+    "provider_version",
+)
+"""A change to any of these is recorded without waiting. ``kubeconfig`` and ``context`` are neither."""
+
+WHOLE_NUMBERS = ("replicas", "gpus_per_pod")
+SECONDS = ("timeout_seconds", "backoff_initial_seconds", "backoff_max_seconds", "progress_interval_seconds")
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_BACKOFF_SECONDS = 3600
+MAX_PROGRESS_INTERVAL_SECONDS = 30
+TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def is_unknown(value: Any) -> bool:
+    """True when ``value`` or anything inside it is not known yet."""
+    if value == UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (1 or 1.0), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Whole floats as ints, recursively, so 2 and 2.0 compare and print alike."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def normalize_inputs(inputs: Mapping[str, Any]) -> dict:
+    """Defaults filled in, whole numbers as ints, empty context as ''; unknown values are kept as they are."""
+    result = dict(inputs)
+    for key, default in DEFAULTS.items():
+        if result.get(key) is None:
+            result[key] = default
+    for key, value in result.items():
+        if key != "__provider" and not is_unknown(value):
+            result[key] = _plain(value)
+    return result
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _toleration_problems(tolerations: Any) -> list[str]:
+    if not isinstance(tolerations, (list, tuple)):
+        return [f"must be a list of Kubernetes tolerations, got {_describe(tolerations)}"]
+    problems = []
+    for index, toleration in enumerate(tolerations):
+        where = f"[{index}]"
+        if not isinstance(toleration, Mapping):
+            problems.append(f"{where} must be a mapping like {DEFAULT_TOLERATION}, got {_describe(toleration)}")
+            continue
+        extra = sorted(set(toleration) - TOLERATION_KEYS)
+        if extra:
+            problems.append(f"{where} has unknown fields {extra}; allowed: {sorted(TOLERATION_KEYS)} (camelCase)")
+        operator = toleration.get("operator") or "Equal"
+        key, value = toleration.get("key") or "", toleration.get("value") or ""
+        if operator not in ("Exists", "Equal"):
+            problems.append(f"{where}.operator must be 'Exists' or 'Equal', got {_describe(operator)}")
+        if (toleration.get("effect") or "") not in TOLERATION_EFFECTS:
+            problems.append(
+                f"{where}.effect must be one of NoSchedule, PreferNoSchedule, NoExecute or empty (all), "
+                f"got {_describe(toleration.get('effect'))}"
+            )
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"{where}.key and .value must be strings")
+        elif operator == "Exists" and value:
+            problems.append(f"{where}.value must be empty with operator Exists, got {_describe(value)}")
+        elif not key and operator != "Exists":
+            problems.append(f"{where}.key may only be empty with operator Exists (tolerate every taint)")
+        seconds = toleration.get("tolerationSeconds")
+        if seconds is not None and _whole(seconds) is None:
+            problems.append(f"{where}.tolerationSeconds must be a whole number of seconds, got {_describe(seconds)}")
+    return problems
+
+
+def _field_problems(key: str, value: Any) -> list[str]:
+    """What is wrong with one known input value (empty when fine)."""
+    if key in WHOLE_NUMBERS:
+        lowest = 1 if key == "gpus_per_pod" else 0
+        number = _whole(value)
+        if number is None or number < lowest:
+            return [f"must be a whole number of at least {lowest}, got {_describe(value)}"]
+    elif key in SECONDS:
+        number = _number(value)
+        ceiling = {
+            "timeout_seconds": MAX_TIMEOUT_SECONDS,
+            "progress_interval_seconds": MAX_PROGRESS_INTERVAL_SECONDS,
+        }.get(key, MAX_BACKOFF_SECONDS)
+        if number is None or not 0 < number <= ceiling:
+            return [f"must be a number of seconds above 0 and at most {ceiling}, got {_describe(value)}"]
+    elif key == "namespace":
+        if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+            return [f"must be a Kubernetes namespace name (lowercase DNS label), got {_describe(value)}"]
+    elif key == "release_name":
+        if not isinstance(value, str) or len(value) > 53 or not _RELEASE.match(value):
+            return [f"must be a Helm release name (lowercase, digits, '-' and '.', at most 53), got {_describe(value)}"]
+    elif key == "gpu_resource":
+        if not isinstance(value, str) or not _EXTENDED_RESOURCE.match(value):
+            return [f"must be an extended resource name like 'nvidia.com/gpu', got {_describe(value)}"]
+    elif key == "node_selector":
+        if not isinstance(value, Mapping):
+            return [f"must be a mapping of label to value like {{'node-type': 'gpu'}}, got {_describe(value)}"]
+        return [
+            f"has an invalid label {_describe(k)}={_describe(v)}"
+            for k, v in value.items()
+            if not (isinstance(k, str) and isinstance(v, str) and _LABEL_NAME.match(k) and _LABEL_VALUE.match(v))
+        ]
+    elif key == "tolerations":
+        return _toleration_problems(value)
+    elif key == "allow_node_autoscaling":
+        if not isinstance(value, bool):
+            return [f"must be true or false, got {_describe(value)}"]
+    elif key == "kubeconfig":
+        if not isinstance(value, str):
+            return [f"must be a string (kubeconfig text, a path, or empty for the default), got a {type(value).__name__}"]
+    elif key == "context":
+        if not isinstance(value, str):
+            return [f"must be a kubeconfig context name or empty, got {_describe(value)}"]
+    elif key == "provider_version":
+        if not isinstance(value, str):
+            return [f"must be a string, got {_describe(value)}"]
+    return []
+
+
+def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem as (input name, reason); values not known yet are skipped."""
+    values = normalize_inputs(inputs)
+    problems: list[tuple[str, str]] = []
+    for key in ("namespace", "release_name", "replicas", "gpus_per_pod"):
+        if key not in inputs or inputs.get(key) is None:
+            problems.append((key, "is required"))
+    checked = ("kubeconfig", "context", "provider_version", *NEED_INPUTS, *SETTING_INPUTS)
+    for key in dict.fromkeys(checked):
+        if key in values and values[key] is not None and not is_unknown(values[key]):
+            problems.extend((key, reason) for reason in _field_problems(key, values[key]))
+    initial, cap = values.get("backoff_initial_seconds"), values.get("backoff_max_seconds")
+    if _number(initial) is not None and _number(cap) is not None and 0 < cap < initial:
+        problems.append(("backoff_max_seconds", f"must be at least backoff_initial_seconds ({initial}), got {cap}"))
+    return problems
+
+
+def need_from_inputs(inputs: Mapping[str, Any]) -> GpuNeed:
+    """The GPU need described by (validated) inputs."""
+    values = normalize_inputs(inputs)
+    return GpuNeed(
+        replicas=int(values["replicas"]),
+        gpus_per_pod=int(values["gpus_per_pod"]),
+        gpu_resource=values["gpu_resource"],
+        node_selector=dict(values["node_selector"]),
+        tolerations=tuple(dict(t) for t in values["tolerations"]),
+        namespace=values["namespace"],
+        release_name=values["release_name"],
+        allow_node_autoscaling=bool(values["allow_node_autoscaling"]),
+    )
+
+
+def wait_settings_from_inputs(inputs: Mapping[str, Any]) -> dict[str, float]:
+    """Keyword arguments for ``wait_for_gpu_capacity``."""
+    values = normalize_inputs(inputs)
+    return {key: float(values[key]) for key in SECONDS}
+
+
+def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The ``keys`` whose value differs (an unknown new value counts as a change)."""
+    before, after = normalize_inputs(olds), normalize_inputs(news)
+    return [key for key in keys if is_unknown(after.get(key)) or before.get(key) != after.get(key)]

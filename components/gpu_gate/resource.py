@@ -1,0 +1,153 @@
+"""``GpuCapacityGate``: a dynamic resource whose create (and update, when the GPU need changes) waits for GPUs.
+
+The provider is pickled with dill into the resource's state and runs in the dynamic-provider process, so it
+holds no state and builds its API client inside each call, from the same kubeconfig and context as the
+Kubernetes provider. It never waits during preview (create and update do not run there); ``check`` still
+validates the inputs. The kubeconfig input is a secret and is left out of the outputs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from ..kube import KubeAccess, api_client_for
+from .capacity import CapacityReport
+from .inputs import (
+    DEFAULT_TOLERATION,
+    NEED_INPUTS,
+    PROVIDER_VERSION,
+    SETTING_INPUTS,
+    changed_inputs,
+    input_problems,
+    need_from_inputs,
+    normalize_inputs,
+    wait_settings_from_inputs,
+)
+from .waiter import wait_for_gpu_capacity
+
+__all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateProvider"]
+
+RESULT_OUTPUTS = ("placeable_replicas", "waited_seconds", "nodes")
+NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
+
+
+@dataclass
+class GpuCapacityGateArgs:
+    """Inputs of ``GpuCapacityGate`` (names as in docs/design.md). ``kubeconfig`` is always stored as a secret."""
+
+    namespace: pulumi.Input[str]
+    release_name: pulumi.Input[str]
+    replicas: pulumi.Input[int]
+    gpus_per_pod: pulumi.Input[int]
+    kubeconfig: pulumi.Input[str] = ""
+    context: Optional[pulumi.Input[str]] = None
+    gpu_resource: pulumi.Input[str] = "nvidia.com/gpu"
+    node_selector: pulumi.Input[Mapping[str, str]] = field(default_factory=lambda: {"node-type": "gpu"})
+    tolerations: pulumi.Input[Sequence[Mapping[str, Any]]] = field(default_factory=lambda: [dict(DEFAULT_TOLERATION)])
+    timeout_seconds: pulumi.Input[float] = 1800
+    backoff_initial_seconds: pulumi.Input[float] = 5
+    backoff_max_seconds: pulumi.Input[float] = 60
+    progress_interval_seconds: pulumi.Input[float] = 30
+    allow_node_autoscaling: pulumi.Input[bool] = False
+
+    def to_inputs(self) -> dict[str, Any]:
+        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
+        return {
+            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
+            "context": self.context or "",
+            "namespace": self.namespace,
+            "release_name": self.release_name,
+            "replicas": self.replicas,
+            "gpus_per_pod": self.gpus_per_pod,
+            "gpu_resource": self.gpu_resource,
+            "node_selector": self.node_selector,
+            "tolerations": self.tolerations,
+            "timeout_seconds": self.timeout_seconds,
+            "backoff_initial_seconds": self.backoff_initial_seconds,
+            "backoff_max_seconds": self.backoff_max_seconds,
+            "progress_interval_seconds": self.progress_interval_seconds,
+            "allow_node_autoscaling": self.allow_node_autoscaling,
+            "provider_version": PROVIDER_VERSION,
+        }
+
+
+def _node_summary(report: CapacityReport) -> list[dict]:
+    return [
+        {
+            "name": n.name,
+            "ready": n.ready,
+            "cordoned": n.cordoned,
+            "allocatable": n.allocatable,
+            "requested": n.requested,
+            "free": n.free,
+            "excluded_reason": n.excluded_reason or "",
+        }
+        for n in report.nodes
+        if n.matches_selector
+    ][:50]
+
+
+def _outputs(inputs: Mapping[str, Any], results: Mapping[str, Any]) -> dict:
+    outs = {k: v for k, v in normalize_inputs(inputs).items() if k not in NOT_IN_OUTPUTS}
+    outs.update({key: results.get(key) for key in RESULT_OUTPUTS})
+    return outs
+
+
+def _pass_gate(inputs: Mapping[str, Any]) -> dict:
+    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises when the gate fails."""
+    with api_client_for(KubeAccess.from_inputs(inputs)) as api:
+        result = wait_for_gpu_capacity(
+            api,
+            need_from_inputs(inputs),
+            on_progress=pulumi.log.info,
+            **wait_settings_from_inputs(inputs),
+        )
+    return {
+        "placeable_replicas": result.report.placeable_replicas,
+        "waited_seconds": round(result.waited_seconds, 1),
+        "nodes": _node_summary(result.report),
+    }
+
+
+class GpuCapacityGateProvider(ResourceProvider):
+    """Stateless provider: validate in ``check``, wait in ``create``/``update``, nothing to delete."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = [CheckFailure(key, f"{key} {reason}") for key, reason in input_problems(news)]
+        return CheckResult(normalize_inputs(news), failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = changed_inputs(olds, news, NEED_INPUTS + SETTING_INPUTS)
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=uuid.uuid4().hex, outs=_outputs(props, _pass_gate(props)))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if changed_inputs(olds, news, NEED_INPUTS):
+            return UpdateResult(outs=_outputs(news, _pass_gate(news)))
+        return UpdateResult(outs=_outputs(news, olds))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to remove: the gate only waited."""
+
+
+class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityGate"):
+    """Passes once the cluster can place the release's GPU pods; make the Helm release depend on it."""
+
+    placeable_replicas: pulumi.Output[int]
+    waited_seconds: pulumi.Output[float]
+    nodes: pulumi.Output[list]
+
+    def __init__(
+        self, resource_name: str, args: GpuCapacityGateArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        props = args.to_inputs()
+        props.update({key: None for key in RESULT_OUTPUTS})
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"]))
+        super().__init__(GpuCapacityGateProvider(), resource_name, props, opts)
