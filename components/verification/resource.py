@@ -1,0 +1,148 @@
+"""``DeploymentVerification``: a dynamic resource whose create/update proves the release serves.
+
+Stateless provider (pickled with dill, run in the dynamic-provider process): every method builds what it
+needs from its inputs. The update fails -- listing every check -- unless all checks pass.
+
+Re-verification: diff() asks for an update when the Helm revision or any verification setting differs
+from the last *passed* verification's outputs. A failed create leaves nothing in state and a failed update
+leaves the previous outputs, so the next ``pulumi up`` verifies again without state surgery; a no-op
+``pulumi up`` (same revision and settings) does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from ..kube import KubeAccess, api_client_for
+from .settings import DEFAULTS, REVERIFY_KEYS, SECRET_KEYS, SETTINGS_VERSION, normalize_revision, settings_from, validate
+
+__all__ = [
+    "DeploymentVerification",
+    "DeploymentVerificationArgs",
+    "DeploymentVerificationProvider",
+    "VerificationFailed",
+]
+
+OUTPUT_KEYS = (
+    "passed",
+    "verified_revision",
+    "summary",
+    "p50_seconds",
+    "p95_seconds",
+    "max_seconds",
+    "n",
+    "verified_at",
+    "duration_seconds",
+    "endpoint",
+    "verified_pods",
+)
+
+
+class VerificationFailed(Exception):
+    """The deployment did not prove it serves; the message is the check table and the diagnosis."""
+
+
+def _progress(message: str) -> None:
+    pulumi.log.info(f"DeploymentVerification: {message}")
+
+
+def _same(old: Any, new: Any) -> bool:
+    return normalize_revision(old) == normalize_revision(new)
+
+
+class DeploymentVerificationProvider(dyn.ResourceProvider):
+    """check / diff / create / update of ``DeploymentVerification``; delete has nothing to remove."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+        inputs, problems = validate(news)
+        return dyn.CheckResult(inputs, [dyn.CheckFailure(p.property, p.reason) for p in problems])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        if olds.get("passed") is not True:
+            return dyn.DiffResult(changes=True)
+        changed = [key for key in REVERIFY_KEYS if not _same(olds.get(key), news.get(key))]
+        return dyn.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
+        outs = self._verify(props)
+        return dyn.CreateResult(id_=f"{outs['namespace']}/{outs['release_name']}", outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
+        return dyn.UpdateResult(outs=self._verify(news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None
+
+    def _verify(self, props: dict[str, Any]) -> dict[str, Any]:
+        from .verify import verify_deployment  # keeps unpickling the provider cheap
+
+        settings = settings_from(props)
+        access = KubeAccess.from_inputs(props)
+        report = verify_deployment(settings, lambda: api_client_for(access), _progress)
+        if not report.passed:
+            raise VerificationFailed(report.text()) from None
+        _progress(report.headline())
+        normalized, _ = validate(props)
+        inputs = {k: normalized.get(k) for k in REVERIFY_KEYS if k not in SECRET_KEYS}
+        return {**inputs, **report.outputs(), "verified_revision": settings.revision}
+
+
+@dataclass
+class DeploymentVerificationArgs:
+    """Inputs of ``DeploymentVerification`` (see docs/design.md); ``kubeconfig`` is always made secret."""
+
+    namespace: pulumi.Input[str]
+    release_name: pulumi.Input[str]
+    revision: pulumi.Input[int]
+    kubeconfig: pulumi.Input[str] = ""
+    context: pulumi.Input[str] = ""
+    access_mode: pulumi.Input[str] = DEFAULTS["access_mode"]
+    base_url: pulumi.Input[str] = DEFAULTS["base_url"]
+    service_port: pulumi.Input[int] = DEFAULTS["service_port"]
+    health_path: pulumi.Input[str] = DEFAULTS["health_path"]
+    ready_path: pulumi.Input[str] = DEFAULTS["ready_path"]
+    completions_path: pulumi.Input[str] = DEFAULTS["completions_path"]
+    served_model_name: pulumi.Input[str] = DEFAULTS["served_model_name"]
+    prompt: pulumi.Input[str] = DEFAULTS["prompt"]
+    max_tokens: pulumi.Input[int] = DEFAULTS["max_tokens"]
+    warmup_requests: pulumi.Input[int] = DEFAULTS["warmup_requests"]
+    samples: pulumi.Input[int] = DEFAULTS["samples"]
+    p95_limit_seconds: pulumi.Input[float] = DEFAULTS["p95_limit_seconds"]
+    request_timeout_seconds: pulumi.Input[float] = DEFAULTS["request_timeout_seconds"]
+    pod_ready_timeout_seconds: pulumi.Input[float] = DEFAULTS["pod_ready_timeout_seconds"]
+    unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
+    api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
+    api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
+    settings_version: str = SETTINGS_VERSION
+
+    def to_props(self) -> dict[str, Any]:
+        props = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        props["kubeconfig"] = pulumi.Output.secret(self.kubeconfig)
+        return props
+
+
+class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):
+    """Proves after the Helm release that the pods are Ready and vLLM answers within the latency limit."""
+
+    passed: pulumi.Output[bool]
+    verified_revision: pulumi.Output[Any]
+    summary: pulumi.Output[list]
+    p50_seconds: pulumi.Output[Optional[float]]
+    p95_seconds: pulumi.Output[Optional[float]]
+    max_seconds: pulumi.Output[Optional[float]]
+    n: pulumi.Output[int]
+    verified_at: pulumi.Output[str]
+    duration_seconds: pulumi.Output[float]
+    endpoint: pulumi.Output[str]
+    verified_pods: pulumi.Output[list]
+
+    def __init__(
+        self, resource_name: str, args: DeploymentVerificationArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        props = {**args.to_props(), **{key: None for key in OUTPUT_KEYS}}
+        super().__init__(DeploymentVerificationProvider(), resource_name, props, opts)

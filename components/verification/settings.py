@@ -1,0 +1,297 @@
+"""Inputs of ``DeploymentVerification``: defaults, validation and the typed settings the checks use.
+
+Pure: no I/O. Numbers arrive from the engine as floats (``20.0``) and unknown values during preview as
+the sentinel string ``UNKNOWN``; validation converts the former and never fails on the latter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ACCESS_MODES",
+    "DEFAULTS",
+    "Problem",
+    "REVERIFY_KEYS",
+    "SECRET_KEYS",
+    "SETTINGS_VERSION",
+    "UNKNOWN",
+    "VerificationSettings",
+    "default_base_url",
+    "is_unknown",
+    "normalize_revision",
+    "settings_from",
+    "validate",
+]
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN
+SETTINGS_VERSION = "1"  # bump when the verification's behaviour changes, so deployed stacks re-verify
+ACCESS_MODES = ("port-forward", "direct", "service-proxy")
+
+DEFAULTS: dict[str, Any] = {
+    "kubeconfig": "",
+    "context": "",
+    "access_mode": "port-forward",
+    "base_url": "",
+    "service_port": 8000,
+    "health_path": "/health",
+    "ready_path": "/ready",
+    "completions_path": "/v1/chat/completions",
+    "served_model_name": "",  # empty: the release name (the chart's default served name)
+    "prompt": "Hello",
+    "max_tokens": 16,
+    "warmup_requests": 2,
+    "samples": 20,
+    "p95_limit_seconds": 3.0,
+    "request_timeout_seconds": 30.0,
+    "pod_ready_timeout_seconds": 1200.0,
+    "unreachable_retry_seconds": 120.0,
+    "api_key_secret_name": "",
+    "api_key_secret_key": "api-key",
+    "settings_version": SETTINGS_VERSION,
+}
+
+SECRET_KEYS = ("kubeconfig",)
+# Everything that changes what is verified or how; kubeconfig only changes how the cluster is reached.
+REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFAULTS) if k not in SECRET_KEYS)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid input: the property and why (value and what is allowed)."""
+
+    property: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    """Validated, typed inputs."""
+
+    namespace: str
+    release_name: str
+    revision: int | str
+    access_mode: str
+    base_url: str
+    service_port: int
+    health_path: str
+    ready_path: str
+    completions_path: str
+    served_model_name: str
+    prompt: str
+    max_tokens: int
+    warmup_requests: int
+    samples: int
+    p95_limit_seconds: float
+    request_timeout_seconds: float
+    pod_ready_timeout_seconds: float
+    unreachable_retry_seconds: float
+    api_key_secret_name: str
+    api_key_secret_key: str
+    context: str = ""
+
+    @property
+    def model(self) -> str:
+        """The model name sent in completion requests."""
+        return self.served_model_name or self.release_name
+
+    @property
+    def direct_url(self) -> str:
+        """The URL used in direct mode: ``base_url`` or the in-cluster Service address."""
+        return self.base_url or default_base_url(self.release_name, self.namespace, self.service_port)
+
+
+def default_base_url(release_name: str, namespace: str, port: int) -> str:
+    """The in-cluster Service URL the workflow's checklist names."""
+    return f"http://{release_name}.{namespace}.svc.cluster.local:{port}"
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether ``value`` is the engine's placeholder for a value not known during preview."""
+    return isinstance(value, str) and value == UNKNOWN
+
+
+def normalize_revision(value: Any) -> Any:
+    """``3``, ``3.0`` and ``"3"`` are the same Helm revision."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _integer(lo: int, hi: int) -> Callable[[Any], tuple[Any, str | None]]:
+    def convert(value: Any) -> tuple[Any, str | None]:
+        allowed = f"an integer from {lo} to {hi}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value, allowed
+        if isinstance(value, float) and not value.is_integer():
+            return value, allowed
+        number = int(value)
+        return (number, None) if lo <= number <= hi else (value, allowed)
+
+    return convert
+
+
+def _seconds(minimum: float, inclusive: bool) -> Callable[[Any], tuple[Any, str | None]]:
+    def convert(value: Any) -> tuple[Any, str | None]:
+        allowed = f"a number of seconds {'>=' if inclusive else '>'} {minimum:g}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return value, allowed
+        ok = value >= minimum if inclusive else value > minimum
+        return (float(value), None) if ok else (value, allowed)
+
+    return convert
+
+
+def _text(required: bool) -> Callable[[Any], tuple[Any, str | None]]:
+    def convert(value: Any) -> tuple[Any, str | None]:
+        if value is None and not required:
+            return "", None
+        if not isinstance(value, str) or (required and not value.strip()):
+            return value, "a non-empty string" if required else "a string"
+        return value, None
+
+    return convert
+
+
+def _dns_label(max_length: int) -> Callable[[Any], tuple[Any, str | None]]:
+    def convert(value: Any) -> tuple[Any, str | None]:
+        if isinstance(value, str) and len(value) <= max_length and _DNS_LABEL.match(value):
+            return value, None
+        return value, f"a DNS-1123 label (lowercase letters, digits, '-'; at most {max_length} characters)"
+
+    return convert
+
+
+def _path(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str) and value.startswith("/") and not any(c.isspace() for c in value):
+        return value, None
+    return value, "a URL path starting with '/'"
+
+
+def _completions_path(value: Any) -> tuple[Any, str | None]:
+    value, reason = _path(value)
+    if reason is None and not value.rstrip("/").endswith("completions"):
+        reason = "a path ending in /chat/completions or /completions (OpenAI-compatible)"
+    return value, reason
+
+
+def _choice(*allowed: str) -> Callable[[Any], tuple[Any, str | None]]:
+    def convert(value: Any) -> tuple[Any, str | None]:
+        return (value, None) if value in allowed else (value, "one of " + ", ".join(repr(a) for a in allowed))
+
+    return convert
+
+
+def _base_url(value: Any) -> tuple[Any, str | None]:
+    if value in (None, ""):
+        return "", None
+    allowed = "an http:// or https:// URL with a host (or empty for the in-cluster Service URL)"
+    if not isinstance(value, str):
+        return value, allowed
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return value, allowed
+    return value.rstrip("/"), None
+
+
+def _revision(value: Any) -> tuple[Any, str | None]:
+    value = normalize_revision(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value, None
+    if isinstance(value, str) and value.strip():
+        return value, None
+    return value, "the Helm release revision (a non-negative integer or a non-empty string)"
+
+
+def _anything(value: Any) -> tuple[Any, str | None]:
+    return ("" if value is None else value), None
+
+
+_RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
+    "kubeconfig": _text(required=False),
+    "context": _text(required=False),
+    "namespace": _dns_label(63),
+    "release_name": _dns_label(53),
+    "revision": _revision,
+    "access_mode": _choice(*ACCESS_MODES),
+    "base_url": _base_url,
+    "service_port": _integer(1, 65535),
+    "health_path": _path,
+    "ready_path": _path,
+    "completions_path": _completions_path,
+    "served_model_name": _text(required=False),
+    "prompt": _text(required=True),
+    "max_tokens": _integer(1, 32768),
+    "warmup_requests": _integer(0, 100),
+    "samples": _integer(1, 1000),
+    "p95_limit_seconds": _seconds(0, inclusive=False),
+    "request_timeout_seconds": _seconds(0, inclusive=False),
+    "pod_ready_timeout_seconds": _seconds(0, inclusive=False),
+    "unreachable_retry_seconds": _seconds(0, inclusive=True),
+    "api_key_secret_name": _text(required=False),
+    "api_key_secret_key": _text(required=True),
+    "settings_version": _anything,
+}
+
+
+def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Fill defaults, convert numbers, and report every invalid input at once.
+
+    Returns the normalized inputs (unknown values kept as they are) and the problems. Keys that are not
+    inputs of this resource (e.g. output placeholders) pass through untouched.
+    """
+    normalized = dict(inputs)
+    problems: list[Problem] = []
+    for key, rule in _RULES.items():
+        if key in DEFAULTS and normalized.get(key) is None:
+            normalized[key] = DEFAULTS[key]
+        value = normalized.get(key)
+        if is_unknown(value):
+            continue
+        converted, allowed = rule(value)
+        if allowed is None:
+            normalized[key] = converted
+        else:
+            problems.append(Problem(key, f"{key} is {_shown(value)}; allowed: {allowed}"))
+    problems.extend(_cross_field_problems(normalized))
+    return normalized, problems
+
+
+def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
+    mode, base_url = values.get("access_mode"), values.get("base_url")
+    if is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct":
+        return []
+    return [
+        Problem(
+            "base_url",
+            f"base_url is {_shown(base_url)} but access_mode is {mode!r}; "
+            "allowed: base_url only with access_mode 'direct' (leave it empty otherwise)",
+        )
+    ]
+
+
+def settings_from(inputs: dict[str, Any]) -> VerificationSettings:
+    """Typed settings from (known) inputs; raises ``ValueError`` listing every problem."""
+    normalized, problems = validate(inputs)
+    unknown = [k for k in _RULES if is_unknown(normalized.get(k))]
+    if unknown:
+        problems.append(Problem(unknown[0], f"{', '.join(unknown)} not known yet (preview)"))
+    if problems:
+        raise ValueError("invalid DeploymentVerification inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
+    names = {f.name for f in fields(VerificationSettings)}
+    return VerificationSettings(**{k: v for k, v in normalized.items() if k in names})

@@ -1,0 +1,172 @@
+"""The whole post-deploy verification: pods, then the HTTP checks through the configured access mode."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..kube import KubeAccessError
+from .checks import ERROR, CheckResult, all_passed
+from .http_checks import HttpPlan, run_http_checks, skipped_http_checks
+from .pod_wait import KubeRollout, RolloutResult, wait_for_rollout
+from .pods import pod_checks
+from .report import render_table, summary_outputs
+from .settings import VerificationSettings
+from .stats import LatencySummary
+from .transport import Endpoint, direct_endpoint, port_forward_endpoint, resolve_container_port, service_proxy_endpoint
+
+__all__ = ["VerificationReport", "verify_deployment"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Every check's result, the latency summary, and what a failure message needs."""
+
+    settings: VerificationSettings
+    results: list[CheckResult]
+    latency: LatencySummary | None = None
+    diagnosis: str = ""
+    endpoint: str = ""
+    verified_pods: list[str] = field(default_factory=list)
+    verified_at: str = ""
+    duration_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all_passed(self.results)
+
+    def headline(self) -> str:
+        s = self.settings
+        verdict = "passed" if self.passed else "FAILED"
+        via = f" via {self.endpoint}" if self.endpoint else ""
+        return (
+            f"vLLM deployment verification {verdict}: release {s.release_name} in namespace {s.namespace} "
+            f"(revision {s.revision}){via}, {self.duration_seconds:.1f}s"
+        )
+
+    def text(self) -> str:
+        """Headline, check table, and the pod diagnosis if there is one."""
+        parts = [self.headline(), render_table(self.results)]
+        if self.diagnosis:
+            parts.append("Diagnosis:\n" + self.diagnosis)
+        return "\n".join(parts)
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack outputs of a verification (per-check status, p50, p95, max, N, time)."""
+        latency = self.latency
+        return {
+            "passed": self.passed,
+            "summary": summary_outputs(self.results),
+            "p50_seconds": round(latency.p50, 4) if latency else None,
+            "p95_seconds": round(latency.p95, 4) if latency else None,
+            "max_seconds": round(latency.max, 4) if latency else None,
+            "n": latency.n if latency else 0,
+            "verified_at": self.verified_at,
+            "duration_seconds": round(self.duration_seconds, 2),
+            "endpoint": self.endpoint,
+            "verified_pods": list(self.verified_pods),
+        }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_api_key(api_client: client.ApiClient, settings: VerificationSettings) -> str:
+    """The vLLM API key from the Secret the chart uses (never logged)."""
+    secret = client.CoreV1Api(api_client).read_namespaced_secret(
+        settings.api_key_secret_name, settings.namespace, _preload_content=False, _request_timeout=30
+    )
+    data = (json.loads(secret.data).get("data") or {}).get(settings.api_key_secret_key)
+    if not data:
+        raise KeyError(f"Secret {settings.namespace}/{settings.api_key_secret_name} has no key {settings.api_key_secret_key!r}")
+    return base64.b64decode(data).decode().strip()
+
+
+def open_endpoint(
+    settings: VerificationSettings, api_client: client.ApiClient, rollout: RolloutResult, headers: dict[str, str]
+) -> ContextManager[Endpoint]:
+    """The endpoint for ``settings.access_mode``."""
+    if settings.access_mode == "direct":
+        return direct_endpoint(settings.direct_url, headers)
+    if settings.access_mode == "service-proxy":
+        return service_proxy_endpoint(api_client, settings.namespace, settings.release_name, settings.service_port, headers)
+    pod = rollout.assessment.ready_pod_names[0]
+    core = client.CoreV1Api(api_client)
+    service = pod_json = None
+    with contextlib.suppress(ApiException, ValueError):
+        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False, _request_timeout=30)
+        service = json.loads(raw.data)
+    with contextlib.suppress(ApiException, ValueError):
+        pod_json = json.loads(core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30).data)
+    port = resolve_container_port(service, pod_json, settings.service_port)
+    return port_forward_endpoint(api_client, settings.namespace, pod, port, headers)
+
+
+def verify_deployment(
+    settings: VerificationSettings,
+    api_client_factory: Callable[[], client.ApiClient],
+    progress: Progress = lambda _message: None,
+    grace_seconds: float = 20.0,
+) -> VerificationReport:
+    """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95."""
+    started = time.monotonic()
+    plan = HttpPlan.from_settings(settings)
+
+    def report(results: list[CheckResult], **kwargs: Any) -> VerificationReport:
+        return VerificationReport(
+            settings, results, verified_at=_now(), duration_seconds=time.monotonic() - started, **kwargs
+        )
+
+    try:
+        api_client = api_client_factory()
+    except KubeAccessError as exc:
+        rows = [CheckResult(name, ERROR, "cluster reachable", str(exc)) for name in ("pod Running", "pod Ready")]
+        return report(rows + skipped_http_checks(plan, "the cluster could not be reached"))
+
+    with contextlib.closing(api_client):
+        progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
+        rollout = wait_for_rollout(
+            KubeRollout(api_client, settings.namespace, settings.release_name),
+            settings.pod_ready_timeout_seconds,
+            progress,
+            grace_seconds=grace_seconds,
+        )
+        rows = pod_checks(rollout.assessment, rollout.outcome)
+        if rollout.api_error and not rollout.ready:
+            rows = [CheckResult(r.name, ERROR, r.expected, f"{rollout.outcome}; last API error: {rollout.api_error}") for r in rows]
+        if not rollout.ready:
+            return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
+        progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
+
+        headers: dict[str, str] = {}
+        if settings.api_key_secret_name:
+            try:
+                headers["Authorization"] = f"Bearer {read_api_key(api_client, settings)}"
+            except (ApiException, KeyError, ValueError) as exc:
+                reason = f"cannot read the API key Secret: {exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
+                return report(rows + skipped_http_checks(plan, reason))
+        try:
+            endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
+            with endpoint_cm as endpoint:
+                progress(f"HTTP checks via {endpoint.description}")
+                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error)
+        except (ValueError, OSError) as exc:  # bad URL, TLS material, listener
+            return report(rows + skipped_http_checks(plan, f"cannot open the endpoint: {exc}"))
+        return report(
+            rows + outcome.results,
+            latency=outcome.latency,
+            endpoint=endpoint.description,
+            verified_pods=rollout.assessment.ready_pod_names,
+        )
+

@@ -1,0 +1,167 @@
+"""Deployments, Services and pod-status patches for the verification's cluster tests (kwok cluster).
+
+kwok fakes every pod: an image that does not exist still "runs". Failure states are therefore written into
+the pod status through the API, with phase Running so that kwok's pod-ready stage (which only selects
+Pending pods) leaves them alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import httpx
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+GPU = "nvidia.com/gpu"
+
+
+def create_namespace(api: client.ApiClient, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    client.CoreV1Api(api).create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name
+
+
+def delete_namespace(api: client.ApiClient, name: str) -> None:
+    try:
+        client.CoreV1Api(api).delete_namespace(name, grace_period_seconds=0)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def labels(release: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": release, "app.kubernetes.io/name": "vllm"}
+
+
+def pod_template(release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.11.0") -> dict:
+    return {
+        "metadata": {"labels": labels(release)},
+        "spec": {
+            "nodeSelector": {"node-type": "gpu"},
+            "tolerations": [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}],
+            "containers": [
+                {
+                    "name": "vllm",
+                    "image": image,
+                    "ports": [{"name": "http", "containerPort": 8000}],
+                    "resources": {"limits": {GPU: str(gpus)}, "requests": {GPU: str(gpus)}},
+                }
+            ],
+        },
+    }
+
+
+def create_deployment(api: client.ApiClient, namespace: str, release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.11.0",
+                      strategy: dict | None = None) -> None:
+    """A Deployment and Service shaped like the chart's (labels, named port, Service named after the release)."""
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(namespace, {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": release, "labels": labels(release)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels(release)},
+            "strategy": strategy or {"type": "Recreate"},
+            "template": pod_template(release, gpus, image),
+        },
+    })
+    core.create_namespaced_service(namespace, {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": release, "labels": labels(release)},
+        "spec": {"selector": labels(release), "ports": [{"name": "http", "port": 8000, "targetPort": "http"}]},
+    })
+
+
+def pods_of(api: client.ApiClient, namespace: str, release: str) -> list:
+    return client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={release}").items
+
+
+def wait_for(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def wait_ready(api: client.ApiClient, namespace: str, release: str, timeout: float = 60) -> str:
+    """The name of the release's ready pod (all pods ready, exactly one)."""
+
+    def ready():
+        pods = [p for p in pods_of(api, namespace, release) if not p.metadata.deletion_timestamp]
+        ok = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+        return ok[0].metadata.name if len(pods) == 1 and len(ok) == 1 else None
+
+    return wait_for(ready, timeout, f"{namespace}/{release} Ready")
+
+
+def patch_pod_status(api: client.ApiClient, namespace: str, pod: str, status: dict) -> None:
+    client.CoreV1Api(api).patch_namespaced_pod_status(pod, namespace, {"status": status})
+
+
+def image_pull_backoff_status(image: str) -> dict:
+    return {
+        "phase": "Running",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [vllm]"},
+            {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
+        ],
+        "containerStatuses": [
+            {
+                "name": "vllm",
+                "image": image,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}},
+            }
+        ],
+    }
+
+
+def not_ready_status() -> dict:
+    return {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [vllm]"}],
+        "containerStatuses": [
+            {"name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "imageID": "", "ready": False, "restartCount": 0,
+             "state": {"running": {"startedAt": "2026-11-28T12:00:00Z"}}}
+        ],
+    }
+
+
+def record_event(api: client.ApiClient, namespace: str, pod: str, reason: str, message: str, kind: str = "Warning") -> None:
+    """An Event about ``pod``, as the kubelet would record it."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    client.CoreV1Api(api).create_namespaced_event(namespace, {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{pod}.{uuid.uuid4().hex[:8]}"},
+        "involvedObject": {"kind": "Pod", "name": pod, "namespace": namespace, "apiVersion": "v1"},
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "count": 3,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "source": {"component": "kubelet"},
+    })
+
+
+def sim_ready_path(info) -> str:
+    """The simulator's readiness path: /ready (our fake, older llm-d-inference-sim) or /health/ready."""
+    for path in ("/ready", "/health/ready"):
+        try:
+            if httpx.get(f"{info.sim_url}{path}", timeout=5).status_code == 200:
+                return path
+        except httpx.HTTPError:
+            pass
+    return "/ready"

@@ -1,0 +1,160 @@
+"""The verification against the local control plane with kwok GPU nodes (tools/cluster).
+
+Pods are scheduled by the real kube-scheduler onto kwok GPU nodes (2 x nvidia.com/gpu each) and "run"
+by kwok; port 8000 of every pod is forwarded by kwok to the vLLM simulator on 127.0.0.1, so port-forward
+mode goes laptop -> API server (websocket) -> kwok's kubelet API -> simulator, all on loopback.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from components.kube import KubeAccess, api_client_for
+from components.verification.resource import DeploymentVerificationProvider, VerificationFailed
+from components.verification.settings import settings_from
+from components.verification.verify import verify_deployment
+from tests.support.cluster import ensure_cluster, tools_available
+
+from . import cluster_helpers as kube
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(not tools_available(), reason="local cluster tools not built (tools/build)"),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    return ensure_cluster()
+
+
+@pytest.fixture(scope="module")
+def api(cluster):
+    api_client = api_client_for(KubeAccess(str(cluster.kubeconfig), cluster.context))
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def namespace(api):
+    name = kube.create_namespace(api, "verification-test")
+    yield name
+    kube.delete_namespace(api, name)
+
+
+def inputs(cluster, namespace, release, **overrides):
+    return {
+        "kubeconfig": str(cluster.kubeconfig),
+        "context": cluster.context,
+        "namespace": namespace,
+        "release_name": release,
+        "revision": 1,
+        "access_mode": "port-forward",
+        "served_model_name": cluster.sim_model,
+        "ready_path": kube.sim_ready_path(cluster),
+        "samples": 20,
+        "warmup_requests": 2,
+        "p95_limit_seconds": 3.0,
+        "pod_ready_timeout_seconds": 90,
+        "unreachable_retry_seconds": 20,
+        **overrides,
+    }
+
+
+def run(cluster, namespace, release, grace_seconds=5.0, **overrides):
+    settings = settings_from(inputs(cluster, namespace, release, **overrides))
+    access = KubeAccess(str(cluster.kubeconfig), cluster.context)
+    lines: list[str] = []
+    report = verify_deployment(settings, lambda: api_client_for(access), lines.append, grace_seconds=grace_seconds)
+    return report, lines
+
+
+def test_ready_release_passes_through_the_api_port_forward(cluster, api, namespace):
+    kube.create_deployment(api, namespace, "llama-ok")
+    pod = kube.wait_ready(api, namespace, "llama-ok")
+    provider = DeploymentVerificationProvider()
+    props = provider.check({}, inputs(cluster, namespace, "llama-ok")).inputs
+    outs = provider.create(props).outs  # the provider's own path: kubeconfig file, context, port-forward
+    assert outs["passed"] is True and [row["status"] for row in outs["summary"]] == ["passed"] * 6
+    assert outs["endpoint"] == f"port-forward to pod {namespace}/{pod}:8000" and outs["verified_pods"] == [pod]
+    assert outs["n"] == 20 and outs["p95_seconds"] <= 3.0
+    assert "kubeconfig" not in outs
+
+
+def test_direct_mode_against_the_simulator(cluster, api, namespace):
+    kube.create_deployment(api, namespace, "llama-direct")
+    kube.wait_ready(api, namespace, "llama-direct")
+    report, _ = run(cluster, namespace, "llama-direct", access_mode="direct", base_url=cluster.sim_url, samples=5)
+    assert report.passed, report.text()
+    assert report.endpoint == f"{cluster.sim_url} (direct)"
+
+
+def test_unschedulable_fails_fast_with_the_scheduler_message_and_events(cluster, api, namespace):
+    kube.create_deployment(api, namespace, "llama-big", gpus=3)  # more than any node has
+    started = time.monotonic()
+    report, lines = run(cluster, namespace, "llama-big", grace_seconds=5, pod_ready_timeout_seconds=600)
+    elapsed = time.monotonic() - started
+    assert elapsed < 60, "fail fast, not after the 600 s budget"
+    running, ready = report.results[:2]
+    assert running.status == ready.status == "failed"
+    assert "Unschedulable" in ready.observed and "Insufficient nvidia.com/gpu" in ready.observed
+    assert [r.status for r in report.results[2:]] == ["skipped"] * 4
+    assert "FailedScheduling" in report.diagnosis and "condition PodScheduled=False Unschedulable" in report.diagnosis
+    assert any("fatal if it persists" in line for line in lines)
+
+
+def test_image_pull_failure_is_diagnosed(cluster, api, namespace):
+    image = "does-not-exist:1"
+    kube.create_deployment(api, namespace, "llama-pull", image=image)
+    pod = kube.wait_ready(api, namespace, "llama-pull")  # kwok "runs" any image ...
+    kube.patch_pod_status(api, namespace, pod, kube.image_pull_backoff_status(image))  # ... so write what a kubelet would
+    kube.record_event(api, namespace, pod, "Failed", f'Failed to pull image "{image}": not found')
+    started = time.monotonic()
+    with pytest.raises(VerificationFailed) as failure:
+        provider = DeploymentVerificationProvider()
+        provider.create(provider.check({}, inputs(cluster, namespace, "llama-pull")).inputs)
+    assert time.monotonic() - started < 30
+    text = str(failure.value)
+    assert "pod Ready" in text and "ImagePullBackOff" in text and f'Back-off pulling image "{image}"' in text
+    assert f"Diagnosis:\npod {pod}" in text
+    assert "container vllm: waiting ImagePullBackOff" in text
+    assert f'Failed (x3): Failed to pull image "{image}": not found' in text
+    assert "logs (vllm)" in text  # kwok serves the simulator's log file (or an error is shown, never raised)
+    assert "kubeconfig" not in text.lower() or str(cluster.kubeconfig) not in text
+
+
+def test_pods_of_an_older_revision_do_not_count(cluster, api, namespace):
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    kube.create_deployment(api, namespace, "llama-rev", strategy=strategy)
+    old_pod = kube.wait_ready(api, namespace, "llama-rev")
+    from kubernetes import client
+
+    client.AppsV1Api(api).patch_namespaced_deployment(
+        "llama-rev", namespace, {"spec": {"template": kube.pod_template("llama-rev", gpus=3)}}
+    )
+    report, _ = run(cluster, namespace, "llama-rev", grace_seconds=5)
+    assert not report.passed
+    ready = report.results[1]
+    assert "Unschedulable" in ready.observed and old_pod not in ready.observed
+    assert old_pod in {p.metadata.name for p in kube.pods_of(api, namespace, "llama-rev")}  # still there, still Ready
+
+
+def test_running_but_never_ready_times_out_within_the_budget(cluster, api, namespace):
+    kube.create_deployment(api, namespace, "llama-slow")
+    pod = kube.wait_ready(api, namespace, "llama-slow")
+    kube.patch_pod_status(api, namespace, pod, kube.not_ready_status())
+    started = time.monotonic()
+    report, _ = run(cluster, namespace, "llama-slow", pod_ready_timeout_seconds=8)
+    assert time.monotonic() - started < 20
+    running, ready = report.results[:2]
+    assert running.status == "passed" and ready.status == "failed"
+    assert "timed out after" in ready.observed and "not Ready yet" in ready.observed
+    assert f"pod {pod}" in report.diagnosis
+
+
+def test_missing_deployment_times_out_cleanly(cluster, namespace):
+    report, _ = run(cluster, namespace, "nothing-here", pod_ready_timeout_seconds=3)
+    assert [r.status for r in report.results[:2]] == ["failed", "failed"]
+    assert "no Deployment of the release yet" in report.results[1].observed

@@ -1,0 +1,77 @@
+"""The port-forward plumbing (local listener piping into a remote stream) against a fake vLLM.
+
+The remote stream here is a plain TCP connection to the fake server on 127.0.0.1; against the cluster it
+is the Kubernetes port-forward websocket (tests/integration/verification/test_cluster.py).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+from components.verification.checks import ERROR, PASSED
+from components.verification.http_checks import run_http_checks
+from components.verification.transport import LocalForwarder, direct_endpoint
+
+from .conftest import plan
+
+
+def tcp_to(server):
+    return lambda: socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+def test_checks_pass_through_the_forwarder_on_one_forwarded_connection(fake_vllm):
+    server = fake_vllm(latency_seconds=0.01)
+    with LocalForwarder(tcp_to(server)) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+        outcome = run_http_checks(http, plan(samples=20, warmup_requests=2, p95_limit_seconds=3.0))
+    assert [r.status for r in outcome.results] == [PASSED] * 4
+    assert forwarder.connections == 1 and len({r.client_port for r in server.requests}) == 1
+
+
+def test_remote_that_cannot_be_opened_is_explained(fake_vllm):
+    def broken():
+        raise RuntimeError("(403) Forbidden: pods/portforward is forbidden")
+
+    with LocalForwarder(broken) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+        outcome = run_http_checks(http, plan(samples=2, unreachable_retry_seconds=0.5), explain_unreachable=lambda: forwarder.last_error)
+    health = outcome.results[0]
+    assert health.status == ERROR
+    assert "port-forward failed: (403) Forbidden: pods/portforward is forbidden" in health.observed
+
+
+def test_a_dropped_stream_is_retried_on_a_new_one(fake_vllm):
+    server = fake_vllm()
+    opened = []
+
+    def open_remote():
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        opened.append(sock)
+        return sock
+
+    with LocalForwarder(open_remote) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+        assert http.get("/health").status_code == 200
+        opened[0].shutdown(socket.SHUT_RDWR)  # the stream dies (pod restarted, API server dropped the websocket)
+        outcome = run_http_checks(http, plan(samples=3))
+    assert [r.status for r in outcome.results] == [PASSED] * 4 and len(opened) == 2
+
+
+def test_closing_the_forwarder_closes_open_streams(fake_vllm):
+    server = fake_vllm()
+    forwarder = LocalForwarder(tcp_to(server)).start()
+    with httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+        assert http.get("/health").status_code == 200
+        forwarder.close()
+        try:
+            http.get("/health", timeout=2)
+            reached = True
+        except httpx.TransportError:
+            reached = False
+    assert not reached
+
+
+def test_direct_endpoint(fake_vllm):
+    server = fake_vllm()
+    with direct_endpoint(server.url, {"X-Test": "1"}) as endpoint:
+        assert endpoint.client.get("/health").status_code == 200
+        assert endpoint.description == f"{server.url} (direct)"

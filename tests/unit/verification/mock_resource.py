@@ -1,0 +1,79 @@
+"""Register one DeploymentVerification under Pulumi mocks and print what the engine would get, as JSON.
+
+Run in its own process (the Pulumi runtime is process-global): python -m tests.unit.verification.mock_resource
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import dill
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+SECRET_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+class Monitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks):
+        super().__init__(mocks)
+        self.seen = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            fields = request.object.fields
+            secret = sorted(
+                k for k, v in fields.items()
+                if v.HasField("struct_value") and v.struct_value.fields[SECRET_KEY].string_value == SECRET_SIG
+                if SECRET_KEY in v.struct_value.fields
+            )
+            self.seen.append({"type": request.type, "name": request.name, "secret_inputs": secret, "keys": sorted(fields)})
+        return response
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.inputs = {}
+
+    def new_resource(self, args):
+        self.inputs = dict(args.inputs)
+        return "system/llama", {**args.inputs, "passed": True, "summary": [], "n": 20}
+
+    def call(self, args):
+        return {}
+
+
+mocks = Mocks()
+monitor = Monitor(mocks)
+pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack="dev", preview=False, monitor=monitor)
+
+from components.verification import DeploymentVerification, DeploymentVerificationArgs  # noqa: E402
+
+
+@pulumi.runtime.test
+def register():
+    resource = DeploymentVerification(
+        "verify",
+        DeploymentVerificationArgs(namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1\nkind: Config\n"),
+    )
+
+    def report(values):
+        provider_blob = mocks.inputs["__provider"]
+        if isinstance(provider_blob, dict):  # a secret on the wire: {SECRET_KEY: SECRET_SIG, "value": ...}
+            provider_blob = provider_blob["value"]
+        provider = dill.loads(base64.b64decode(provider_blob))
+        print(json.dumps({
+            "registrations": monitor.seen,
+            "passed": values[0],
+            "n": values[1],
+            "inputs": {k: v for k, v in mocks.inputs.items() if k != "__provider"},
+            "provider_class": type(provider).__module__ + "." + type(provider).__name__,
+        }))
+
+    return pulumi.Output.all(resource.passed, resource.n).apply(report)
+
+
+register()

@@ -1,0 +1,252 @@
+import pytest
+
+from components.verification.checks import FAILED, PASSED
+from components.verification.pods import (
+    FATAL,
+    READY,
+    WAITING,
+    RolloutSnapshot,
+    SignalTracker,
+    assess,
+    assess_pod,
+    current_revision_pods,
+    describe_pod,
+    instance_selector,
+    log_requests,
+    pod_checks,
+    recent_events,
+)
+
+from .builders import RELEASE, container, deployment, pod, replicaset, unschedulable_pod, waiting_pod
+
+
+def snapshot(*pods, deployments=None, replicasets=None):
+    return RolloutSnapshot(
+        deployments if deployments is not None else [deployment()],
+        replicasets if replicasets is not None else [replicaset(1), replicaset(2)],
+        list(pods),
+    )
+
+
+def test_selector_is_the_workflows_label():
+    assert instance_selector(RELEASE) == "app.kubernetes.io/instance=llama-7b-development"
+
+
+# --- current revision -----------------------------------------------------------------------------
+
+
+def test_only_pods_of_the_newest_replicaset_count():
+    old_ready = pod("old", owner="rs-1")
+    new_pending = waiting_pod("new", "ContainerCreating")
+    desired, pods, note = current_revision_pods(snapshot(old_ready, new_pending))
+    assert desired == 1 and [p["metadata"]["name"] for p in pods] == ["new"] and note is None
+    assert assess(snapshot(old_ready, new_pending)).state == WAITING
+
+
+def test_newest_replicaset_is_chosen_by_revision_number_not_name_order():
+    rs = [replicaset(10, uid="rs-10"), replicaset(9, uid="rs-9")]
+    _, pods, _ = current_revision_pods(snapshot(pod("a", owner="rs-9"), pod("b", owner="rs-10"), replicasets=rs))
+    assert [p["metadata"]["name"] for p in pods] == ["b"]
+
+
+def test_replicasets_of_other_deployments_are_ignored():
+    rs = [replicaset(1, uid="rs-mine"), replicaset(5, uid="rs-other", owner="dep-other")]
+    _, pods, _ = current_revision_pods(snapshot(pod("a", owner="rs-mine"), pod("b", owner="rs-other"), replicasets=rs))
+    assert [p["metadata"]["name"] for p in pods] == ["a"]
+
+
+def test_no_deployment_yet_is_waiting():
+    assessment = assess(snapshot(deployments=[]))
+    assert assessment.state == WAITING and "no Deployment" in assessment.message
+
+
+def test_generation_not_observed_yet_is_waiting_even_if_old_pods_are_ready():
+    assessment = assess(snapshot(pod("old", owner="rs-2"), deployments=[deployment(generation=3, observed=2)]))
+    assert assessment.state == WAITING and "not observed generation 3" in assessment.message
+
+
+def test_zero_replicas_is_fatal():
+    assert assess(snapshot(deployments=[deployment(replicas=0)])).state == FATAL
+
+
+# --- single pods ----------------------------------------------------------------------------------
+
+
+def test_running_and_ready():
+    verdict = assess_pod(pod("a"))
+    assert (verdict.state, verdict.running, verdict.ready) == (READY, True, True)
+
+
+def test_running_not_ready_is_waiting_for_the_model():
+    verdict = assess_pod(pod("a", ready=False))
+    assert verdict.state == WAITING and verdict.running and not verdict.ready
+    assert "not Ready yet" in verdict.summary
+
+
+def test_terminating_pod_never_counts():
+    verdict = assess_pod(pod("a", deleting=True))
+    assert verdict.state == WAITING and not verdict.ready
+
+
+def test_unschedulable_names_the_scheduler_message():
+    verdict = assess_pod(unschedulable_pod())
+    assert verdict.state == FATAL and verdict.signal == "Unschedulable"
+    assert "Insufficient nvidia.com/gpu" in verdict.summary
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"],
+)
+def test_fatal_waiting_reasons(reason):
+    verdict = assess_pod(waiting_pod("a", reason, message="details"))
+    assert verdict.state == FATAL and verdict.signal == reason and not verdict.running
+    assert reason in verdict.summary and "details" in verdict.summary
+
+
+def test_container_creating_is_just_waiting():
+    verdict = assess_pod(waiting_pod("a", "ContainerCreating"))
+    assert verdict.state == WAITING and "ContainerCreating" in verdict.summary
+
+
+def test_crashloop_after_oom_is_reported_as_oomkilled():
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    verdict = assess_pod(waiting_pod("a", "CrashLoopBackOff", last=last, restarts=3))
+    assert verdict.signal == "OOMKilled" and "last terminated: OOMKilled, exit code 137" in verdict.summary
+
+
+def test_oomkilled_last_state_while_running_again_is_fatal():
+    c = container(state={"running": {}}, last={"terminated": {"reason": "OOMKilled", "exitCode": 137}}, restarts=1)
+    verdict = assess_pod(pod("a", ready=False, containers=[c]))
+    assert verdict.state == FATAL and verdict.signal == "OOMKilled"
+
+
+def test_failed_phase_is_fatal():
+    verdict = assess_pod(pod("a", phase="Failed", ready=False, reason="Evicted", message="low on memory"))
+    assert verdict.state == FATAL and verdict.signal == "Evicted" and "low on memory" in verdict.summary
+
+
+def test_init_container_failures_count():
+    p = pod("a", phase="Pending", ready=False, containers=[])
+    p["status"]["initContainerStatuses"] = [container("init", state={"waiting": {"reason": "ImagePullBackOff"}})]
+    assert assess_pod(p).signal == "ImagePullBackOff"
+
+
+# --- rollout --------------------------------------------------------------------------------------
+
+
+def test_all_desired_pods_ready():
+    assessment = assess(snapshot(pod("a"), pod("b"), deployments=[deployment(replicas=2)]))
+    assert assessment.state == READY and assessment.ready_pod_names == ["a", "b"]
+
+
+def test_fewer_ready_than_desired_is_waiting():
+    assessment = assess(snapshot(pod("a"), deployments=[deployment(replicas=2)]))
+    assert assessment.state == WAITING and assessment.message.startswith("1/2 Ready")
+
+
+def test_one_fatal_pod_makes_the_rollout_fatal():
+    assessment = assess(snapshot(pod("a"), unschedulable_pod("b"), deployments=[deployment(replicas=2)]))
+    assert assessment.state == FATAL and assessment.problem_pods == ("b",) and assessment.signal == "Unschedulable"
+
+
+def test_progress_deadline_exceeded_is_fatal():
+    conditions = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet has timed out progressing."}]
+    assessment = assess(snapshot(pod("a", ready=False), deployments=[deployment(conditions=conditions)]))
+    assert assessment.state == FATAL and assessment.signal == "ProgressDeadlineExceeded"
+    assert "timed out progressing" in assessment.message and assessment.problem_pods == ("a",)
+
+
+def test_replica_failure_is_a_transient_signal():
+    conditions = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "exceeded quota"}]
+    assessment = assess(snapshot(deployments=[deployment(conditions=conditions)]))
+    assert assessment.state == FATAL and assessment.signal == "ReplicaFailure" and "exceeded quota" in assessment.message
+
+
+# --- transient signals ----------------------------------------------------------------------------
+
+
+def test_transient_signal_turns_fatal_only_after_the_grace_period():
+    tracker = SignalTracker(grace_seconds=20)
+    fatal = assess(snapshot(unschedulable_pod()))
+    first = tracker.settle(fatal, now=100.0)
+    assert first.state == WAITING and "fatal if it persists 20s more" in first.message
+    assert tracker.seconds_until_due(110.0) == pytest.approx(10.0)
+    assert tracker.settle(fatal, now=119.0).state == WAITING
+    assert tracker.settle(fatal, now=120.0).state == FATAL
+
+
+def test_definitive_signal_is_fatal_at_once():
+    tracker = SignalTracker(grace_seconds=20)
+    assert tracker.settle(assess(snapshot(waiting_pod("p", "CrashLoopBackOff"))), now=0).state == FATAL
+
+
+def test_signal_that_clears_restarts_the_grace_period():
+    tracker = SignalTracker(grace_seconds=20)
+    fatal = assess(snapshot(unschedulable_pod()))
+    tracker.settle(fatal, now=0)
+    tracker.settle(assess(snapshot(waiting_pod("p-pending", "ContainerCreating"))), now=10)
+    assert tracker.seconds_until_due(10) is None
+    assert tracker.settle(fatal, now=25).state == WAITING
+
+
+# --- diagnosis ------------------------------------------------------------------------------------
+
+
+def test_describe_pod_lists_states_last_termination_events_and_logs():
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-28T11:59:00Z"}}
+    p = waiting_pod("p1", "CrashLoopBackOff", message="back-off 40s restarting failed container", last=last, restarts=4)
+    events = [
+        {"type": "Warning", "reason": "BackOff", "message": "Back-off restarting", "lastTimestamp": "2026-11-28T12:00:00Z", "count": 5},
+        {"type": "Normal", "reason": "Pulled", "message": "image pulled", "lastTimestamp": "2026-11-28T11:50:00Z"},
+    ]
+    logs = {"(vllm, previous instance)": "\n".join(f"line {i}" for i in range(40)) + "\ntorch.OutOfMemoryError: CUDA out of memory"}
+    text = describe_pod(p, events, logs)
+    assert "pod p1 (phase Running, node gpu-node-0)" in text
+    assert "container vllm: waiting CrashLoopBackOff: back-off 40s" in text and "restarts 4" in text
+    assert "last termination: terminated OOMKilled exit code 137 at 2026-11-28T11:59:00Z" in text
+    assert text.index("Pulled") < text.index("BackOff (x5)")
+    assert "CUDA out of memory" in text and "line 39" in text and "line 20" not in text
+    assert "condition Ready=False" in text
+
+
+def test_describe_pod_tolerates_missing_events_and_logs():
+    text = describe_pod(unschedulable_pod(), "HTTP 403 Forbidden", {"(vllm)": "unavailable (HTTP 400)"})
+    assert "events: unavailable (HTTP 403 Forbidden)" in text
+    assert "containers: none started" in text
+    assert "Insufficient nvidia.com/gpu" in text
+
+
+def test_recent_events_keeps_the_last_ten_oldest_first():
+    events = [{"type": "Normal", "reason": f"R{i:02d}", "message": "m", "lastTimestamp": f"2026-11-28T12:00:{i:02d}Z"} for i in range(15)]
+    lines = recent_events(list(reversed(events)))
+    assert len(lines) == 10 and "R05" in lines[0] and "R14" in lines[-1]
+
+
+def test_log_requests_prefer_the_crashed_instance():
+    crashed = container("vllm", state={"waiting": {"reason": "CrashLoopBackOff"}}, last={"terminated": {"reason": "Error"}})
+    running = container("sidecar", state={"running": {}})
+    never = container("init", state={"waiting": {"reason": "PodInitializing"}})
+    p = pod("a", containers=[crashed, running, never])
+    assert log_requests(p) == [("vllm", True), ("sidecar", False)]
+
+
+# --- check rows -----------------------------------------------------------------------------------
+
+
+def test_pod_checks_pass_when_ready():
+    running, ready = pod_checks(assess(snapshot(pod("a"))), "ready after 3s")
+    assert (running.status, ready.status) == (PASSED, PASSED)
+    assert ready.observed == "1/1 Ready: a"
+
+
+def test_pod_checks_fail_with_the_reason():
+    running, ready = pod_checks(assess(snapshot(unschedulable_pod())), "failed after 20s")
+    assert (running.status, ready.status) == (FAILED, FAILED)
+    assert "0/1 Running (failed after 20s): p-pending: Pending: Unschedulable: 0/2 nodes" in running.observed
+
+
+def test_pod_running_passes_while_ready_times_out():
+    running, ready = pod_checks(assess(snapshot(pod("a", ready=False))), "timed out after 60s (budget 60s)")
+    assert running.status == PASSED and ready.status == FAILED
+    assert "timed out after 60s" in ready.observed

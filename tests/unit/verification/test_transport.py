@@ -1,0 +1,18 @@
+from components.verification.transport import resolve_container_port
+
+SERVICE = {"spec": {"ports": [{"name": "http", "port": 8000, "targetPort": "http"}, {"name": "m", "port": 9000, "targetPort": 9100}]}}
+POD = {"spec": {"containers": [{"name": "vllm", "ports": [{"name": "http", "containerPort": 8080}]}]}}
+
+
+def test_named_target_port_is_looked_up_in_the_pod():
+    assert resolve_container_port(SERVICE, POD, 8000) == 8080
+
+
+def test_numeric_target_port():
+    assert resolve_container_port(SERVICE, POD, 9000) == 9100
+
+
+def test_falls_back_to_the_service_port():
+    assert resolve_container_port(None, None, 8000) == 8000
+    assert resolve_container_port(SERVICE, None, 8000) == 8000  # named, but no pod to resolve it
+    assert resolve_container_port(SERVICE, POD, 7000) == 7000
