@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -120,7 +119,12 @@ class VllmModel(pulumi.ComponentResource):
         self.namespace = self.release.namespace
         self.revision = self.release.status.apply(lambda status: status.revision)
         self.endpoint = pulumi.Output.concat(self.release.name, ".", self.release.namespace, ".svc.cluster.local:8000")
-        self.verification = self.verification_check.summary
+        check = self.verification_check
+        self.verification = pulumi.Output.all(
+            passed=check.passed, checks=check.summary, p50_seconds=check.p50_seconds, p95_seconds=check.p95_seconds,
+            max_seconds=check.max_seconds, n=check.n, verified_at=check.verified_at,
+            verified_revision=check.verified_revision,
+        )
         self.register_outputs({
             "release_name": self.release_name,
             "namespace": self.namespace,
@@ -130,7 +134,3 @@ class VllmModel(pulumi.ComponentResource):
             "gpu_capacity": self.gpu_gate.placeable_replicas,
         })
 
-
-def chart_directory(project_dir: Path, chart_path: str = DEFAULT_CHART_PATH) -> Path:
-    """The chart directory for ``chart_path`` relative to the project directory."""
-    return (project_dir / chart_path).resolve()

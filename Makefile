@@ -1,0 +1,61 @@
+# vllm-deploy: one entry point for people and CI.
+#   make demo   build what is missing, start the local GPU cluster, `pulumi up --stack local`, print outputs
+#   make test   unit, integration and end-to-end tests (real engine, real control plane, kwok GPU nodes)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
+PYTHON ?= python3
+ENV := source $(ROOT)/tools/env.sh &&
+STACK ?= local
+PYTEST_ARGS ?=
+
+.PHONY: help setup tools cluster-up cluster-down demo preview test test-unit lint bench destroy clean
+
+help:
+	@echo "make demo         deploy the 'local' stack to the built-in local cluster (builds tools on first run)"
+	@echo "make test         run every test (unit, integration, end-to-end)"
+	@echo "make test-unit    only the tests that need no cluster and no built tools"
+	@echo "make preview STACK=development   pulumi preview with the policy pack"
+	@echo "make bench        benchmarks -> bench/results/"
+	@echo "make cluster-down stop the local cluster; make destroy tears down the local stack"
+
+# The project-local virtualenv, rebuilt when requirements.txt changes.
+$(VENV)/.requirements.stamp: requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@cp requirements.txt $@
+
+setup: $(VENV)/.requirements.stamp
+
+tools:
+	$(ROOT)/tools/build
+
+cluster-up: tools
+	$(ROOT)/tools/cluster up
+
+cluster-down:
+	$(ROOT)/tools/cluster down
+
+demo: setup cluster-up
+	$(ROOT)/tools/demo
+
+preview: setup tools
+	$(ENV) pulumi stack select --create $(STACK) >/dev/null && \
+	  pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$$(python -c "import yaml;print(yaml.safe_load(open('Pulumi.$(STACK).yaml'))['config']['vllm-deploy:environment'])").json
+
+destroy: setup tools
+	$(ENV) pulumi destroy --stack $(STACK) --yes
+
+test-unit: setup
+	$(VENV)/bin/python -m pytest -m "not cluster and not e2e and not tools" $(PYTEST_ARGS)
+
+test: setup tools
+	$(ENV) python -m pytest $(PYTEST_ARGS)
+
+bench: setup cluster-up
+	$(ENV) python -m bench
+
+clean: cluster-down
+	rm -rf $(ROOT)/.state

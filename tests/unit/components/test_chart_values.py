@@ -1,0 +1,43 @@
+"""components.chart_values: what each stack passes to the chart."""
+
+import pytest
+
+from components.chart_values import chart_values
+from components.config import validate_config
+from tests.unit.components.test_config import stack_config
+
+
+def values_for(stack: str) -> dict:
+    return chart_values(validate_config(stack_config(stack)))
+
+
+def test_development_values_follow_the_workflow():
+    values = values_for("development")
+    assert values["fullnameOverride"] == "llama-7b-development"
+    assert values["environment"] == "development"
+    assert values["model"]["path"] == "meta-llama/Llama-2-7b-chat-hf"
+    assert values["model"]["size"] == "small"
+    assert values["resources"]["limits"] == {"nvidia.com/gpu": 1, "memory": "32Gi", "cpu": "8"}
+    assert values["resources"]["requests"] == values["resources"]["limits"]
+    assert values["nodeSelector"] == {"node-type": "gpu"}
+    assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert values["image"] == {"repository": "vllm/vllm-openai", "tag": "v0.11.0", "pullPolicy": "IfNotPresent"}
+    assert values["startup"]["budgetSeconds"] == 1200
+    assert values["strategy"] == {"type": "Recreate"}
+    assert values["podDisruptionBudget"]["enabled"] is False
+
+
+@pytest.mark.parametrize("stack,gpus,budget,tp", [("staging", 2, 3600, 2), ("production", 4, 5400, 4)])
+def test_larger_stacks_get_their_size_presets(stack, gpus, budget, tp):
+    values = values_for(stack)
+    assert values["resources"]["limits"]["nvidia.com/gpu"] == gpus
+    assert values["startup"]["budgetSeconds"] == budget
+    assert values["model"]["tensorParallelSize"] == tp
+    assert values["model"]["hfToken"] == {"existingSecret": "hf-token", "key": "token"}
+    assert values["modelCache"]["persistence"]["enabled"] is True
+
+
+def test_production_runs_two_replicas_with_a_disruption_budget():
+    values = values_for("production")
+    assert values["replicaCount"] == 2
+    assert values["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}

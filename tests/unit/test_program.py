@@ -1,0 +1,123 @@
+"""The whole program under Pulumi mocks, per stack: resource graph, chart values, secrets and outputs."""
+
+import json
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from components.chart_values import chart_values
+from components.config import validate_config
+from tests.unit.components.test_config import stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ("development", "staging", "production", "local")
+COMPONENT = "vllm:index:VllmModel"
+GATE = "pulumi-python:dynamic/vllm:GpuCapacityGate"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+VERIFICATION = "pulumi-python:dynamic/vllm:DeploymentVerification"
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+def run_program(stack: str, config: dict | None = None) -> dict:
+    args = [sys.executable, "-m", "tests.support.mock_program", stack]
+    if config is not None:
+        path = Path(f"/tmp/vllm-mock-config-{stack}.json")
+        path.write_text(json.dumps(config))
+        args += ["--config-json", str(path)]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@lru_cache(maxsize=None)
+def program(stack: str) -> dict:
+    return run_program(stack)
+
+
+def one(stack: str, type_: str) -> dict:
+    matches = [r for r in program(stack)["registrations"] if r["type"] == type_]
+    assert len(matches) == 1, [r["type"] for r in program(stack)["registrations"]]
+    return matches[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_graph_is_component_with_gate_release_verification(stack):
+    result = program(stack)
+    assert result["error"] is None
+    component = one(stack, COMPONENT)
+    release_name = validate_config(stack_config(stack)).release.name
+    assert component["name"] == release_name
+    assert sorted(r["type"] for r in result["registrations"]) == sorted([COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION])
+    for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION):
+        assert one(stack, type_)["parent"] == component["urn"], type_
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_release_waits_for_gate_and_verification_waits_for_release(stack):
+    gate, release, verification = one(stack, GATE), one(stack, RELEASE), one(stack, VERIFICATION)
+    assert gate["urn"] in release["dependencies"]
+    assert release["urn"] in verification["dependencies"]
+    assert release["urn"] in verification["property_dependencies"]["revision"]
+    assert release["provider"].startswith(one(stack, PROVIDER)["urn"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_release_carries_the_chart_values_of_the_stack(stack):
+    config = validate_config(stack_config(stack))
+    inputs = program(stack)["inputs"][f"{config.release.name}-release"]
+    assert inputs["name"] == config.release.name  # fixed, never auto-suffixed
+    assert inputs["chart"] == "./charts/vllm-deployment"
+    assert inputs["namespace"] == "system"
+    assert inputs["values"] == json.loads(json.dumps(chart_values(config)))
+    assert inputs["atomic"] is config.release.atomic
+    assert inputs["skipAwait"] is (not config.release.helm_wait)
+    assert inputs["timeout"] == config.release.timeout_seconds
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gate_and_verification_get_the_stack_settings(stack):
+    config = validate_config(stack_config(stack))
+    inputs = program(stack)["inputs"]
+    gate = inputs[f"{config.release.name}-gpu-capacity"]
+    assert (gate["replicas"], gate["gpus_per_pod"]) == (config.release.replicas, config.resources.gpus)
+    assert gate["node_selector"] == {"node-type": "gpu"}
+    assert gate["timeout_seconds"] == config.gpu_wait.timeout_seconds
+    verification = inputs[f"{config.release.name}-verification"]
+    assert verification["release_name"] == config.release.name
+    assert verification["p95_limit_seconds"] == 3
+    assert verification["samples"] == config.verification.samples
+    assert verification["pod_ready_timeout_seconds"] == config.model.startup_budget_seconds
+    assert verification["revision"] == 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubeconfig_is_a_secret_everywhere(stack):
+    for type_ in (GATE, VERIFICATION):
+        assert "kubeconfig" in one(stack, type_)["secret_inputs"], type_
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs(stack):
+    config = validate_config(stack_config(stack))
+    outputs = program(stack)["outputs"]
+    assert outputs["release_name"] == config.release.name
+    assert outputs["namespace"] == "system"
+    assert outputs["revision"] == 1
+    assert outputs["endpoint"] == f"{config.release.name}.system.svc.cluster.local:8000"
+    verification = outputs["verification"]
+    assert verification["passed"] is True and verification["verified_revision"] == 1
+    assert (verification["p95_seconds"], verification["n"]) == (0.2, config.verification.samples)
+    assert verification["checks"] == [{"name": "pods ready", "status": "passed"}]
+
+
+def test_invalid_config_fails_before_any_resource_is_registered():
+    raw = {f"vllm-deploy:{k}": v for k, v in stack_config("development").items()}
+    raw["vllm-deploy:model"]["size"] = "huge"
+    raw["vllm-deploy:image"]["tag"] = "latest"
+    result = run_program("development", raw)
+    assert "vllm-deploy:model.size: 'huge' is not valid" in result["error"]
+    assert "vllm-deploy:image.tag: 'latest' is not valid" in result["error"]
+    assert result["registrations"] == []
