@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any, Mapping
 
+from components.unknowns import UNKNOWN, is_unknown_value
+
 from .capacity import GpuNeed
 
 __all__ = [
@@ -29,8 +31,6 @@ __all__ = [
 PROVIDER_VERSION = "1"
 """Bump when the gate's behaviour changes, so the change shows in the next diff."""
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""The value of an input that is not known yet (``pulumi.runtime.rpc.UNKNOWN``)."""
 
 DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 DEFAULTS: dict[str, Any] = {
@@ -75,7 +75,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 def is_unknown(value: Any) -> bool:
     """True when ``value`` or anything inside it is not known yet."""
-    if value == UNKNOWN:
+    if is_unknown_value(value):
         return True
     if isinstance(value, Mapping):
         return any(is_unknown(k) or is_unknown(v) for k, v in value.items())

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from components.unknowns import UNKNOWN, is_unknown_value
+
 __all__ = [
     "ACCESS_MODES",
     "DEFAULTS",
@@ -28,7 +30,6 @@ __all__ = [
     "validate",
 ]
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN
 SETTINGS_VERSION = "1"  # bump when the verification's behaviour changes, so deployed stacks re-verify
 ACCESS_MODES = ("port-forward", "direct", "service-proxy")
 
@@ -114,7 +115,7 @@ def default_base_url(release_name: str, namespace: str, port: int) -> str:
 
 def is_unknown(value: Any) -> bool:
     """Whether ``value`` is the engine's placeholder for a value not known during preview."""
-    return isinstance(value, str) and value == UNKNOWN
+    return is_unknown_value(value)
 
 
 def normalize_revision(value: Any) -> Any:

@@ -151,10 +151,10 @@ def test_optional_observability_is_off_by_default_and_renders_when_enabled():
 
 
 @pytest.mark.parametrize("override,message", [
-    ({"image": {"tag": "latest"}}, "image.tag"),
-    ({"model": {"size": "huge"}}, "model.size"),
-    ({"resources": {"limits": {"nvidia.com/gpu": 0}}}, "nvidia.com/gpu"),
-    ({"resources": {"limits": {"memory": "32GB"}}}, "memory"),
+    ({"image": {"tag": "latest"}}, "at '/image/tag'"),
+    ({"model": {"size": "huge"}}, "at '/model/size': value must be one of 'small', 'medium', 'large'"),
+    ({"resources": {"limits": {"nvidia.com/gpu": 0}}}, "at '/resources/limits/nvidia.com~1gpu': minimum: got 0, want 1"),
+    ({"resources": {"limits": {"memory": "32GB"}}}, "at '/resources/limits/memory'"),
 ])
 def test_schema_rejects_bad_values(override, message):
     path = Path("/tmp/vllm-bad-values.json")
