@@ -1,0 +1,80 @@
+"""Test helpers for the local kwok cluster started by ``tools/cluster``.
+
+``ensure_cluster()`` starts the cluster when it is not healthy and describes it;
+``tools_available()`` tells whether the locally built binaries exist (tests that need
+the cluster should skip when it returns False). Standard library and PyYAML only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+CLUSTER_SCRIPT = REPO_ROOT / "tools" / "cluster"
+STATE_DIR = REPO_ROOT / ".state" / "cluster"
+
+REQUIRED_BINARIES = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
+)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a test needs to talk to the local cluster and its vLLM simulator."""
+
+    kubeconfig: Path
+    context: str
+    api_server: str
+    sim_url: str
+    sim_port: int
+    sim_model: str
+    gpu_nodes: list[str] = field(default_factory=list)
+    cpu_nodes: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """Environment for subprocesses (kubectl, pulumi, helm) that should use this cluster."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig),
+                "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def tools_available() -> bool:
+    """True if the cluster binaries from ``tools/build`` are present and a simulator is available."""
+    if not all((TOOLS_BIN / b).is_file() for b in REQUIRED_BINARIES):
+        return False
+    return bool(os.environ.get("VLLM_SIM_CMD")) or (TOOLS_BIN / "llm-d-inference-sim").is_file()
+
+
+def _run_cluster(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLUSTER_SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def ensure_cluster(timeout: float = 300) -> ClusterInfo:
+    """Start the local cluster unless it is already healthy, and describe it.
+
+    Raises RuntimeError with the script's output if it cannot be started.
+    """
+    status = _run_cluster("status", timeout=60)
+    if status.returncode != 0:
+        up = _run_cluster("up", timeout=timeout)
+        if up.returncode != 0:
+            raise RuntimeError(f"tools/cluster up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
+    info = json.loads((STATE_DIR / "info.json").read_text())
+    kubeconfig = Path(info["kubeconfig"])
+    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    return ClusterInfo(
+        kubeconfig=kubeconfig,
+        context=info["context"],
+        api_server=server,
+        sim_url=info["sim"]["url"],
+        sim_port=int(info["sim"]["port"]),
+        sim_model=info["sim"]["model"],
+        gpu_nodes=list(info["gpu_nodes"]),
+        cpu_nodes=list(info["cpu_nodes"]),
+    )

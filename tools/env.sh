@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# Source this file (". tools/env.sh") to use the project's locally built toolchain:
+# .tools/bin first on PATH, the project virtualenv active, and Pulumi pointed at a
+# local file backend with plugin downloads and update checks disabled.
+# Build the tools first with tools/build.
+
+if [ -n "${BASH_SOURCE:-}" ]; then
+  _vd_env_src="${BASH_SOURCE[0]}"
+elif [ -n "${ZSH_VERSION:-}" ]; then
+  # shellcheck disable=SC2296
+  _vd_env_src="${(%):-%x}"
+else
+  _vd_env_src="$0"
+fi
+VLLM_DEPLOY_ROOT="$(cd "$(dirname "$_vd_env_src")/.." && pwd)"
+unset _vd_env_src
+export VLLM_DEPLOY_ROOT
+
+# Virtualenv (what `activate` does, without its prompt changes).
+if [ -x "$VLLM_DEPLOY_ROOT/.venv/bin/python" ]; then
+  export VIRTUAL_ENV="$VLLM_DEPLOY_ROOT/.venv"
+  # The dynamic-provider launcher (pulumi-resource-pulumi-python) reads this.
+  export PULUMI_RUNTIME_VIRTUALENV="$VIRTUAL_ENV"
+  unset PYTHONHOME
+fi
+
+# PATH: tools first, then the virtualenv; drop earlier copies of both.
+_vd_path=":${PATH}:"
+_vd_path="${_vd_path//:$VLLM_DEPLOY_ROOT\/.tools\/bin:/:}"
+_vd_path="${_vd_path//:$VLLM_DEPLOY_ROOT\/.venv\/bin:/:}"
+_vd_path="${_vd_path#:}"; _vd_path="${_vd_path%:}"
+PATH="$VLLM_DEPLOY_ROOT/.tools/bin:$VLLM_DEPLOY_ROOT/.venv/bin${_vd_path:+:$_vd_path}"
+export PATH
+unset _vd_path
+
+# Pulumi: local engine and plugins only, local state.
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_HOME="$VLLM_DEPLOY_ROOT/.state/pulumi-home"
+export PULUMI_BACKEND_URL="file://$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-dev-passphrase}"
+mkdir -p "$PULUMI_HOME" "$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
+
+# Local cluster (tools/cluster up) kubeconfig, if it exists and none is set.
+if [ -z "${KUBECONFIG:-}" ] && [ -f "$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig" ]; then
+  export KUBECONFIG="$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig"
+fi
