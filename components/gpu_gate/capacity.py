@@ -277,7 +277,7 @@ def _assess_node(node: Mapping[str, Any], requested: int, held: int, need: GpuNe
         reasons.append("untolerated taint " + ", ".join(_taint_text(t) for t in plain))
     if matches and allocatable == 0:
         reasons.append(
-            f"reports no {need.gpu_resource} (device plugin not ready?)" if without_gpus else f"no {need.gpu_resource}"
+            f"reports no {need.gpu_resource}: device plugin not ready?" if without_gpus else f"no {need.gpu_resource}"
         )
     return NodeCapacity(
         name=str(metadata.get("name", "")),
@@ -363,13 +363,13 @@ def _selector_text(selector: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "(none)"
 
 
-def describe_need(need: GpuNeed) -> str:
+def describe_need(need: GpuNeed, *, with_release: bool = True) -> str:
     """'2 pods x 1 nvidia.com/gpu on nodes node-type=gpu' (plus the release whose pods count as free)."""
     text = (
         f"{need.replicas} pod{'s' if need.replicas != 1 else ''} x {need.gpus_per_pod} {need.gpu_resource} "
         f"on nodes {_selector_text(need.node_selector)}"
     )
-    if need.release_name:
+    if with_release and need.release_name:
         text += f" (GPUs of release {need.namespace}/{need.release_name} count as free)"
     return text
 

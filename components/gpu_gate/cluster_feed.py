@@ -8,6 +8,7 @@ consumer applies them on its own thread, so per kind the order is always that of
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ WATCH_WINDOW_SECONDS = 60
 CONNECT_TIMEOUT_SECONDS = 5
 LIST_READ_TIMEOUT_SECONDS = 30
 BOUND_LIVE_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+_CONNECTION_PREFIX = re.compile(r"^\w*Connection\(host=[^)]*\): ")
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def describe_api_error(exc: BaseException) -> str:
         text = f"HTTP {exc.status} {exc.reason or ''}".strip()
     else:
         reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError wraps the real cause
-        text = f"{type(exc).__name__}: {reason if reason is not None else exc}"
+        detail = _CONNECTION_PREFIX.sub("", str(reason if reason is not None else exc))
+        text = f"{type(exc).__name__}: {detail}"
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:197] + "..."
 
@@ -180,11 +183,15 @@ class ResourceWatcher:
             if token:
                 kwargs["_continue"] = token
             try:
-                body = json.loads(self._list_function(**kwargs).data)
+                response = self._list_function(**kwargs)
             except ApiException as exc:
                 if exc.status == 410:  # the continue token expired: start the list over
                     raise _Gone() from None
                 raise
+            try:
+                body = json.loads(response.data)
+            finally:
+                response.release_conn()
             items.extend(body.get("items") or [])
             metadata = body.get("metadata") or {}
             token = metadata.get("continue")

@@ -48,7 +48,7 @@ def progress_line(
     api_trouble: str | None = None,
 ) -> str:
     """One line for the log while waiting."""
-    parts = [f"GPU gate: need {describe_need(need)}"]
+    parts = [f"GPU gate: need {describe_need(need, with_release=False)}"]
     if report is None:
         parts.append("cluster state not read yet")
     else:
@@ -56,6 +56,6 @@ def progress_line(
         parts.append(describe_free(report))
     if api_trouble:
         parts.append(f"Kubernetes API trouble: {api_trouble}")
-    parts.append(f"next full check in {format_duration(next_check_in)}, watching for changes meanwhile")
+    parts.append(f"next full check in {format_duration(next_check_in)} (watching for changes meanwhile)")
     parts.append(f"waited {format_duration(elapsed)} of {format_duration(timeout)}")
     return "; ".join(parts)

@@ -209,6 +209,8 @@ class _Wait:
         )
         if state == self.last_logged and now < self.next_progress:
             return
+        if state == (None, ()) and now < self.next_progress:
+            return  # nothing read and nothing wrong yet: the first report comes within moments
         self.last_logged = state
         self.next_progress = now + self.progress_interval
         self.on_progress(progress_line(

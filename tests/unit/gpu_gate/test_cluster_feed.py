@@ -168,3 +168,13 @@ def test_cluster_view_rejects_unknown_kinds(kind) -> None:
     view = ClusterView([kind])
     with pytest.raises(KeyError):
         view.apply(Snapshot("secrets", ()))
+
+
+def test_connection_errors_are_described_without_the_connection_repr() -> None:
+    connection = urllib3.connection.HTTPSConnection("127.0.0.1", 26443)
+    cause = urllib3.exceptions.NewConnectionError(
+        connection, "Failed to establish a new connection: [Errno 111] Connection refused")
+    refused = urllib3.exceptions.MaxRetryError(None, "/api/v1/nodes", reason=cause)
+    assert describe_api_error(refused) == (
+        "MaxRetryError: Failed to establish a new connection: [Errno 111] Connection refused"
+    )
