@@ -369,6 +369,10 @@ def describe_pod(
         lines.extend(f"    {line}" for line in recent_events(events))
     else:
         lines.append("  events: none")
+    fetched = {name for name, _previous in log_requests(pod)}
+    for container in statuses:
+        if container.get("name") not in fetched:
+            lines.append(f"  logs ({container.get('name')}): none, the container has not started")
     for label, text in logs.items():
         tail = [line for line in text.splitlines() if line.strip()][-log_lines:]
         if not tail:

@@ -127,6 +127,21 @@ def image_pull_backoff_status(image: str) -> dict:
     }
 
 
+def crash_loop_status(last_reason: str = "Error", exit_code: int = 1) -> dict:
+    return {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [
+            {
+                "name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "imageID": "", "ready": False, "restartCount": 3,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=vllm"}},
+                "lastState": {"terminated": {"reason": last_reason, "exitCode": exit_code,
+                                             "startedAt": "2026-11-28T12:00:00Z", "finishedAt": "2026-11-28T12:01:00Z"}},
+            }
+        ],
+    }
+
+
 def not_ready_status() -> dict:
     return {
         "phase": "Running",

@@ -121,8 +121,20 @@ def test_image_pull_failure_is_diagnosed(cluster, api, namespace):
     assert f"Diagnosis:\npod {pod}" in text
     assert "container vllm: waiting ImagePullBackOff" in text
     assert f'Failed (x3): Failed to pull image "{image}": not found' in text
-    assert "logs (vllm)" in text  # kwok serves the simulator's log file (or an error is shown, never raised)
-    assert "kubeconfig" not in text.lower() or str(cluster.kubeconfig) not in text
+    assert "logs (vllm): none, the container has not started" in text
+    assert str(cluster.kubeconfig) not in text
+
+
+def test_crash_loop_after_oom_is_diagnosed_with_the_crashed_instances_logs(cluster, api, namespace):
+    kube.create_deployment(api, namespace, "llama-oom")
+    pod = kube.wait_ready(api, namespace, "llama-oom")
+    kube.patch_pod_status(api, namespace, pod, kube.crash_loop_status(last_reason="OOMKilled", exit_code=137))
+    report, _ = run(cluster, namespace, "llama-oom")
+    running, ready = report.results[:2]
+    assert running.status == ready.status == "failed"
+    assert "OOMKilled" in ready.observed and "CrashLoopBackOff" in ready.observed
+    assert "last termination: terminated OOMKilled exit code 137" in report.diagnosis
+    assert "logs (vllm, previous instance)" in report.diagnosis  # the lines, or why kwok could not serve them
 
 
 def test_pods_of_an_older_revision_do_not_count(cluster, api, namespace):

@@ -174,3 +174,15 @@ def test_registration_under_mocks():
     assert report["passed"] is True and report["n"] == 20
     assert report["provider_class"] == "components.verification.resource.DeploymentVerificationProvider"
     assert report["inputs"]["access_mode"] == "port-forward" and report["inputs"]["samples"] == 20  # a float on the wire
+
+
+def test_after_a_failed_update_the_next_up_verifies_again():
+    """The engine keeps the last successful outputs when an update raises; diff must not call that a no-op."""
+    provider = DeploymentVerificationProvider()
+    state = passed_outs()  # revision 2 verified
+    news = checked(revision=3.0)  # helm upgraded to revision 3
+    assert provider.diff("id", state, news).changes is True
+    with pytest.raises(VerificationFailed):
+        provider_outs(provider, news, report=fake_report(news, passed=False))  # update fails: state stays as it was
+    assert provider.diff("id", state, news).changes is True  # next `pulumi up` with nothing changed: verifies again
+    assert provider.diff("id", passed_outs(revision=3.0), news).changes is False  # once it passed: no-op
