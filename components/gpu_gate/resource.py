@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from ..kube import KubeAccess, api_client_for
+from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
     DEFAULT_TOLERATION,
@@ -28,9 +28,9 @@ from .inputs import (
     normalize_inputs,
     wait_settings_from_inputs,
 )
-from .waiter import wait_for_gpu_capacity
+from .waiter import GpuCapacityError, wait_for_gpu_capacity
 
-__all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateProvider"]
+__all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateFailed", "GpuCapacityGateProvider"]
 
 RESULT_OUTPUTS = ("placeable_replicas", "waited_seconds", "nodes")
 NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
@@ -98,15 +98,23 @@ def _outputs(inputs: Mapping[str, Any], results: Mapping[str, Any]) -> dict:
     return outs
 
 
+class GpuCapacityGateFailed(RuntimeError):
+    """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
+
+
 def _pass_gate(inputs: Mapping[str, Any]) -> dict:
-    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises when the gate fails."""
-    with api_client_for(KubeAccess.from_inputs(inputs)) as api:
-        result = wait_for_gpu_capacity(
-            api,
-            need_from_inputs(inputs),
-            on_progress=pulumi.log.info,
-            **wait_settings_from_inputs(inputs),
-        )
+    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
+    try:
+        with api_client_for(KubeAccess.from_inputs(inputs)) as api:
+            result = wait_for_gpu_capacity(
+                api,
+                need_from_inputs(inputs),
+                on_progress=pulumi.log.info,
+                **wait_settings_from_inputs(inputs),
+            )
+    except (GpuCapacityError, KubeAccessError) as exc:
+        # The engine prints the traceback with the message: keep it to this frame.
+        raise GpuCapacityGateFailed(str(exc)) from None
     return {
         "placeable_replicas": result.report.placeable_replicas,
         "waited_seconds": round(result.waited_seconds, 1),

@@ -225,8 +225,10 @@ class _Wait:
     def _passed(self, now: float) -> GateResult:
         report = self.report
         self.on_progress(
-            f"GPU gate passed after {format_duration(now - self.started)}: {report.placeable_replicas} of "
-            f"{self.need.replicas} pods placeable ({describe_free(report)})"
+            f"GPU gate passed after {format_duration(now - self.started)}: room for {report.placeable_replicas} "
+            f"pod{'s' if report.placeable_replicas != 1 else ''} of {self.need.gpus_per_pod} {self.need.gpu_resource}, "
+            f"{self.need.replicas} needed "
+            f"({describe_free(report)})"
         )
         return GateResult(report, now - self.started)
 

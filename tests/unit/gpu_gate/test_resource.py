@@ -16,7 +16,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components.gpu_gate import resource as gate_resource
 from components.gpu_gate.capacity import GpuNeed, assess_capacity
 from components.gpu_gate.inputs import PROVIDER_VERSION, UNKNOWN, input_problems
-from components.gpu_gate.resource import GpuCapacityGateProvider
+from components.gpu_gate.resource import GpuCapacityGateFailed, GpuCapacityGateProvider
 from components.gpu_gate.waiter import GateResult, GpuCapacityTimeout
 
 from .builders import node
@@ -253,8 +253,15 @@ def test_gate_failures_surface_as_errors(monkeypatch) -> None:
 
     monkeypatch.setattr(gate_resource, "api_client_for", lambda access: Client())
     monkeypatch.setattr(gate_resource, "wait_for_gpu_capacity", timing_out)
-    with pytest.raises(GpuCapacityTimeout, match="not available after"):
+    with pytest.raises(GpuCapacityGateFailed, match="not available after") as caught:
         GpuCapacityGateProvider().create(inputs())
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_unreadable_kubeconfig_fails_without_quoting_it() -> None:
+    with pytest.raises(GpuCapacityGateFailed) as caught:
+        GpuCapacityGateProvider().create(inputs(kubeconfig="apiVersion: v1\nclusters: s3cr3t-token\n"))
+    assert "inline kubeconfig" in str(caught.value) and "s3cr3t" not in str(caught.value)
 
 
 # --- the provider's journey through the engine -------------------------------------------------------------
