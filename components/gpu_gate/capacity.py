@@ -311,11 +311,10 @@ def assess_capacity(
         target = held if _belongs_to_release(pod, need) else requested
         target[node_name] = target.get(node_name, 0) + amount
 
-    assessed = [
-        _assess_node(node, requested.get(name, 0), held.get(name, 0), need)
-        for node in nodes
-        for name in [str((node.get("metadata") or {}).get("name", ""))]
-    ]
+    assessed = []
+    for node in nodes:
+        name = str((node.get("metadata") or {}).get("name", ""))
+        assessed.append(_assess_node(node, requested.get(name, 0), held.get(name, 0), need))
     assessed.sort(key=lambda n: (not n.matches_selector, n.excluded_reason is not None, n.name))
     placeable = sum(n.pods_that_fit(need.gpus_per_pod) for n in assessed)
     return CapacityReport(
@@ -381,7 +380,8 @@ def render_table(report: CapacityReport, *, max_rows: int = 50) -> str:
     rows = []
     for node in report.nodes[:max_rows]:
         requested = str(node.requested) + (f" (+{node.held_by_release} release)" if node.held_by_release else "")
-        why = node.excluded_reason or f"- (fits {node.pods_that_fit(per_pod)} pod{'s' if node.pods_that_fit(per_pod) != 1 else ''})"
+        fits = node.pods_that_fit(per_pod)
+        why = node.excluded_reason or f"- (fits {fits} pod{'s' if fits != 1 else ''})"
         rows.append((
             node.name,
             "yes" if node.ready else "no",
