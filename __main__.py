@@ -19,6 +19,7 @@ pulumi.export("namespace", model.namespace)
 pulumi.export("revision", model.revision)
 pulumi.export("endpoint", model.endpoint)
 pulumi.export("verification", model.verification)
+pulumi.export("gpu_wait", model.gpu_wait)
 pulumi.export(
     "inspect",
     pulumi.Output.concat(

@@ -34,6 +34,7 @@ class VllmModel(pulumi.ComponentResource):
     revision: pulumi.Output[int]
     endpoint: pulumi.Output[str]
     verification: pulumi.Output[dict]
+    gpu_wait: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
@@ -84,7 +85,9 @@ class VllmModel(pulumi.ComponentResource):
                 max_history=config.release.max_history,
                 values=chart_values(config),
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.gpu_gate]),
+            # Renaming the release replaces it; delete first, or the old pods keep the GPUs the new ones need.
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.gpu_gate],
+                                        delete_before_replace=True),
         )
 
         verify = config.verification
@@ -125,12 +128,14 @@ class VllmModel(pulumi.ComponentResource):
             max_seconds=check.max_seconds, n=check.n, verified_at=check.verified_at,
             verified_revision=check.verified_revision,
         )
+        self.gpu_wait = pulumi.Output.all(
+            placeable_replicas=self.gpu_gate.placeable_replicas, waited_seconds=self.gpu_gate.waited_seconds)
         self.register_outputs({
             "release_name": self.release_name,
             "namespace": self.namespace,
             "revision": self.revision,
             "endpoint": self.endpoint,
             "verification": self.verification,
-            "gpu_capacity": self.gpu_gate.placeable_replicas,
+            "gpu_wait": self.gpu_wait,
         })
 

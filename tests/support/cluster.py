@@ -78,3 +78,10 @@ def ensure_cluster(timeout: float = 300) -> ClusterInfo:
         gpu_nodes=list(info["gpu_nodes"]),
         cpu_nodes=list(info["cpu_nodes"]),
     )
+
+
+def restart_simulator(extra_args: list[str], timeout: float = 120) -> None:
+    """Restart the cluster's llm-d simulator with ``extra_args`` (fault injection, latency); [] restores it."""
+    result = _run_cluster("sim", "--", *extra_args, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"tools/cluster sim failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")

@@ -66,7 +66,7 @@ class ProgramMocks(pulumi.runtime.Mocks):
             state["status"] = {"revision": 1, "name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
                                "status": "deployed", "chart": "vllm-deployment", "version": "0.1.0"}
         elif args.typ.endswith("vllm:GpuCapacityGate"):
-            state.update({"placeable_replicas": 2, "waited_seconds": 0.0, "nodes": []})
+            state.update({"placeable_replicas": 2, "waited_seconds": 0.5, "nodes": []})
         elif args.typ.endswith("vllm:DeploymentVerification"):
             state.update({"passed": True, "summary": [{"name": "pods ready", "status": "passed"}],
                           "p50_seconds": 0.1, "p95_seconds": 0.2, "max_seconds": 0.3,
@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
         model = namespace["model"]
         return pulumi.Output.all(
             release_name=model.release_name, namespace=model.namespace, revision=model.revision,
-            endpoint=model.endpoint, verification=model.verification,
+            endpoint=model.endpoint, verification=model.verification, gpu_wait=model.gpu_wait,
         ).apply(outputs.update)
 
     try:

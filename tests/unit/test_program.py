@@ -107,6 +107,7 @@ def test_outputs(stack):
     assert outputs["namespace"] == "system"
     assert outputs["revision"] == 1
     assert outputs["endpoint"] == f"{config.release.name}.system.svc.cluster.local:8000"
+    assert outputs["gpu_wait"] == {"placeable_replicas": 2, "waited_seconds": 0.5}
     verification = outputs["verification"]
     assert verification["passed"] is True and verification["verified_revision"] == 1
     assert (verification["p95_seconds"], verification["n"]) == (0.2, config.verification.samples)
