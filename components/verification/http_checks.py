@@ -19,6 +19,7 @@ import httpx
 
 from .checks import ERROR, FAILED, PASSED, CheckResult, skipped_after
 from .report import describe_latency
+from .report import seconds as format_seconds
 from .stats import LatencySummary, p95_can_still_pass, summarize
 
 __all__ = ["HttpOutcome", "HttpPlan", "body_start", "completion_text", "run_http_checks", "skipped_http_checks"]
@@ -59,7 +60,7 @@ class HttpPlan:
             ready=f"GET {self.ready_path}",
             completions=f"POST {self.completions_path}",
             latency="completion latency p95",
-            latency_expected=f"p95 <= {self.p95_limit_seconds:.2f}s (N={self.samples})",
+            latency_expected=f"p95 <= {format_seconds(self.p95_limit_seconds)} (N={self.samples})",
         )
 
     @property
@@ -130,11 +131,19 @@ def _describe_error(exc: BaseException) -> str:
 class _Requester:
     """Sends requests on one keep-alive client, retrying "could not measure" within the window."""
 
-    def __init__(self, client: httpx.Client, plan: HttpPlan, progress: Progress, explain: Callable[[], str | None]):
+    def __init__(
+        self,
+        client: httpx.Client,
+        plan: HttpPlan,
+        progress: Progress,
+        explain: Callable[[], str | None],
+        hopeless: Callable[[], bool],
+    ):
         self.client = client
         self.plan = plan
         self.progress = progress
         self.explain = explain  # extra context for unreachable errors (e.g. the port-forward's last error)
+        self.hopeless = hopeless  # True once retrying cannot help (e.g. port-forward forbidden): stop early
 
     def send(self, method: str, path: str, json_body: Any = None) -> tuple[httpx.Response, float]:
         """The response and its duration (perf_counter, the successful attempt only).
@@ -163,6 +172,7 @@ class _Requester:
             max_value=5,
             jitter=backoff.full_jitter,
             on_backoff=announce,
+            giveup=lambda _exc: self.hopeless(),
             logger=None,
         )(attempt)
         started = time.monotonic()
@@ -185,7 +195,7 @@ def _get_check(requester: _Requester, name: str, path: str) -> CheckResult:
         return CheckResult(name, FAILED, expected, f"no response within {requester.plan.request_timeout_seconds:g}s")
     if response.status_code != 200:
         return CheckResult(name, FAILED, expected, f"HTTP {response.status_code}: {body_start(response)}")
-    return CheckResult(name, PASSED, expected, f"HTTP 200 in {seconds:.2f}s")
+    return CheckResult(name, PASSED, expected, f"HTTP 200 in {format_seconds(seconds)}")
 
 
 def completion_text(payload: Any, chat: bool) -> str | None:
@@ -265,12 +275,14 @@ def run_http_checks(
     plan: HttpPlan,
     progress: Progress = lambda _message: None,
     explain_unreachable: Callable[[], str | None] = lambda: None,
+    hopeless: Callable[[], bool] = lambda: False,
 ) -> HttpOutcome:
     """Run every HTTP check on ``client`` (base URL already set) and return one result per check.
 
     Checks that could not reach the server at all make later checks pointless: those are skipped.
+    ``explain_unreachable`` adds context to "could not connect"; ``hopeless`` ends its retries early.
     """
-    requester = _Requester(client, plan, progress, explain_unreachable)
+    requester = _Requester(client, plan, progress, explain_unreachable, hopeless)
     results: list[CheckResult] = []
     for name, path in ((plan.names.health, plan.health_path), (plan.names.ready, plan.ready_path)):
         result = _get_check(requester, name, path)

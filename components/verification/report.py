@@ -7,7 +7,7 @@ from typing import Sequence
 from .checks import CheckResult
 from .stats import LatencySummary
 
-__all__ = ["describe_latency", "render_table", "summary_outputs"]
+__all__ = ["describe_latency", "render_table", "seconds", "summary_outputs"]
 
 _HEADERS = ("CHECK", "STATUS", "EXPECTED", "OBSERVED")
 
@@ -28,16 +28,21 @@ def summary_outputs(results: Sequence[CheckResult]) -> list[dict[str, str]]:
     return [r.as_output() for r in results]
 
 
+def seconds(value: float) -> str:
+    """``3.41s``; values under 10 ms keep three significant digits (``0.00123s``) instead of reading ``0.00s``."""
+    return f"{value:.3g}s" if 0 < abs(value) < 0.01 else f"{value:.2f}s"
+
+
 def describe_latency(summary: LatencySummary) -> str:
     """E.g. ``p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)``; early stops say so."""
     if summary.stopped_early:
         return (
-            f"p95 >= {summary.p95:.2f}s > {summary.limit:.2f}s (stopped early after {summary.n} of "
-            f"{summary.planned}: {summary.exceeded} over {summary.limit:.2f}s, p50 {summary.p50:.2f}s, "
-            f"max {summary.max:.2f}s)"
+            f"p95 >= {seconds(summary.p95)} > {seconds(summary.limit)} (stopped early after {summary.n} of "
+            f"{summary.planned}: {summary.exceeded} over {seconds(summary.limit)}, p50 {seconds(summary.p50)}, "
+            f"max {seconds(summary.max)})"
         )
     relation = "<=" if summary.p95 <= summary.limit else ">"
     return (
-        f"p95 {summary.p95:.2f}s {relation} {summary.limit:.2f}s "
-        f"(N={summary.n}, p50 {summary.p50:.2f}s, max {summary.max:.2f}s)"
+        f"p95 {seconds(summary.p95)} {relation} {seconds(summary.limit)} "
+        f"(N={summary.n}, p50 {seconds(summary.p50)}, max {seconds(summary.max)})"
     )

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import select
 import socket
 import ssl
@@ -25,6 +27,7 @@ from kubernetes.stream import portforward
 __all__ = [
     "Endpoint",
     "LocalForwarder",
+    "describe_open_error",
     "direct_endpoint",
     "port_forward_endpoint",
     "resolve_container_port",
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 CHUNK = 65536
+# The API server refused the port-forward for good: unauthenticated, forbidden (RBAC), pod not found.
+_HANDSHAKE_REFUSED = re.compile(r"Handshake status (401|403|404)\b")
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Endpoint:
     client: httpx.Client
     description: str
     last_error: Callable[[], str | None] = lambda: None
+    hopeless: Callable[[], bool] = lambda: False  # True once retrying cannot help (forbidden, pod gone)
 
 
 class RemoteSocket(Protocol):
@@ -64,6 +70,7 @@ class LocalForwarder:
         self._lock = threading.Lock()
         self._open: set[Any] = set()
         self.last_error: str | None = None
+        self.hopeless = False
         self.connections = 0
         self._thread = threading.Thread(target=self._accept_loop, name="verification-port-forward", daemon=True)
 
@@ -112,7 +119,8 @@ class LocalForwarder:
         try:
             remote = self._open_remote()
         except Exception as exc:  # noqa: BLE001 - reported through last_error, the client sees a closed connection
-            self.last_error = f"port-forward failed: {exc}"
+            self.last_error = f"port-forward failed: {describe_open_error(exc)}"
+            self.hopeless = _HANDSHAKE_REFUSED.search(self.last_error) is not None
             local.close()
             return
         for sock in (local, remote):  # small writes (headers, then body) must not wait for delayed ACKs
@@ -131,6 +139,24 @@ class LocalForwarder:
                     sock.close()
             with self._lock:
                 self._open.difference_update((local, remote))
+
+
+def describe_open_error(exc: BaseException) -> str:
+    """One line for a failed port-forward: the handshake status and the API server's message, no headers.
+
+    The client reports ``ApiException(0, "Handshake status 404 Not Found -+-+- {headers} -+-+- {body}")``.
+    """
+    text = str(getattr(exc, "reason", None) or exc)
+    parts = [part.strip() for part in text.split("-+-+-")]
+    summary = parts[0]
+    if len(parts) >= 3:
+        try:
+            message = json.loads(parts[2]).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if message:
+            summary += f": {message}"
+    return " ".join(summary.split())
 
 
 def _splice(a: Any, b: Any) -> None:
@@ -234,7 +260,9 @@ def port_forward_endpoint(
 
     forwarder = LocalForwarder(open_remote, describe_error=lambda remote: getattr(remote, "error", None))
     with forwarder, _client(f"http://127.0.0.1:{forwarder.port}", headers) as http:
-        yield Endpoint(http, f"port-forward to pod {namespace}/{pod}:{port}", lambda: forwarder.last_error)
+        yield Endpoint(
+            http, f"port-forward to pod {namespace}/{pod}:{port}", lambda: forwarder.last_error, lambda: forwarder.hopeless
+        )
 
 
 @contextlib.contextmanager

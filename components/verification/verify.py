@@ -160,7 +160,7 @@ def verify_deployment(
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:
                 progress(f"HTTP checks via {endpoint.description}")
-                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error)
+                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless)
         except (ValueError, OSError) as exc:  # bad URL, TLS material, listener
             return report(rows + skipped_http_checks(plan, f"cannot open the endpoint: {exc}"))
         return report(

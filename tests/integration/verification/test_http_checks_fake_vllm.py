@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -13,7 +14,7 @@ from tests.support.fake_vllm import Reply
 
 from .conftest import MODEL, plan, script_latencies
 
-SLOW, FAST = 0.3, 0.0
+SLOW, FAST = 0.6, 0.0
 CHAT = "/v1/chat/completions"
 
 
@@ -107,15 +108,15 @@ def test_p95_by_nearest_rank(fake_vllm, client, n, slow_positions, expected):
     latency = run_http_checks(client(server), plan(samples=n)).results[3]
     assert latency.status == expected, latency.observed
     if expected == PASSED and slow_positions:
-        assert f"(N={n}," in latency.observed and "max 0.3" in latency.observed
+        assert f"(N={n}," in latency.observed and "max 0.6" in latency.observed
 
 
 def test_p95_failure_message_lists_expected_and_observed(fake_vllm, client):
     server = fake_vllm()
-    script_latencies(server, [FAST] * 18 + [0.35, 0.45])
+    script_latencies(server, [FAST] * 18 + [0.65, 0.85])
     latency = run_http_checks(client(server), plan(samples=20)).results[3]
-    assert latency.expected == "p95 <= 0.20s (N=20)"
-    assert latency.observed.startswith("p95 0.35s > 0.20s (N=20, p50 0.00s, max 0.45s)")
+    assert latency.expected == "p95 <= 0.30s (N=20)"
+    assert re.fullmatch(r"p95 0\.6\ds > 0\.30s \(N=20, p50 [0-9.e-]+s, max 0\.8\ds\)", latency.observed), latency.observed
 
 
 def test_early_stop_after_the_warmup_once_the_p95_cannot_pass(fake_vllm, client):
@@ -125,7 +126,7 @@ def test_early_stop_after_the_warmup_once_the_p95_cannot_pass(fake_vllm, client)
     outcome = run_http_checks(client(server), plan(samples=20, warmup_requests=1), lines.append)
     latency = outcome.results[3]
     assert latency.status == FAILED and outcome.latency.n == 3
-    assert "stopped early after 3 of 20: 2 over 0.20s" in latency.observed
+    assert "stopped early after 3 of 20: 2 over 0.30s" in latency.observed
     assert len(server.requests_to(CHAT)) == 4
     assert any(line.startswith("stopping after 3 samples") for line in lines)
 
@@ -136,20 +137,20 @@ def test_early_stop_counts_requests_exactly(fake_vllm, client):
     outcome = run_http_checks(client(server), plan(samples=20))
     assert outcome.results[3].status == FAILED and outcome.latency.n == 2
     assert len(server.requests_to(CHAT)) == 2
-    assert outcome.results[3].observed.startswith("p95 >= 0.30s > 0.20s (stopped early after 2 of 20: 2 over 0.20s")
+    assert re.match(r"p95 >= 0\.6\ds > 0\.30s \(stopped early after 2 of 20: 2 over 0\.30s", outcome.results[3].observed)
 
 
 def test_warmup_requests_are_excluded(fake_vllm, client):
     server = fake_vllm()
-    script_latencies(server, [0.5, 0.5] + [FAST] * 20)  # slow first requests (CUDA graphs, caches)
+    script_latencies(server, [0.8, 0.8] + [FAST] * 20)  # slow first requests (CUDA graphs, caches)
     outcome = run_http_checks(client(server), plan(samples=20, warmup_requests=2))
-    assert outcome.results[3].status == PASSED and outcome.latency.max < 0.2
+    assert outcome.results[3].status == PASSED and outcome.latency.max < 0.3
     assert len(server.requests_to(CHAT)) == 22
 
 
 def test_without_warmup_the_slow_first_request_counts(fake_vllm, client):
     server = fake_vllm()
-    script_latencies(server, [0.5] + [FAST] * 18)
+    script_latencies(server, [0.8] + [FAST] * 18)
     assert run_http_checks(client(server), plan(samples=19, warmup_requests=0)).results[3].status == FAILED
 
 

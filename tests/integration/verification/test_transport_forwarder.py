@@ -7,6 +7,7 @@ is the Kubernetes port-forward websocket (tests/integration/verification/test_cl
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 
@@ -75,3 +76,20 @@ def test_direct_endpoint(fake_vllm):
     with direct_endpoint(server.url, {"X-Test": "1"}) as endpoint:
         assert endpoint.client.get("/health").status_code == 200
         assert endpoint.description == f"{server.url} (direct)"
+
+
+def test_a_refused_port_forward_stops_the_retries_at_once(fake_vllm):
+    from kubernetes.client.exceptions import ApiException
+
+    def forbidden():
+        raise ApiException(status=0, reason='Handshake status 403 Forbidden -+-+- {} -+-+- {"message": "pods \\"p\\" is forbidden: User \\"ci\\" cannot create resource \\"pods/portforward\\""}')
+
+    with LocalForwarder(forbidden) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+        started = time.monotonic()
+        outcome = run_http_checks(
+            http, plan(samples=2, unreachable_retry_seconds=60),
+            explain_unreachable=lambda: forwarder.last_error, hopeless=lambda: forwarder.hopeless,
+        )
+    assert time.monotonic() - started < 5  # not the 60 s window
+    assert outcome.results[0].status == ERROR
+    assert 'Handshake status 403 Forbidden: pods "p" is forbidden: User "ci" cannot create resource "pods/portforward"' in outcome.results[0].observed

@@ -55,7 +55,7 @@ def settings_for(server, **overrides):
             "base_url": server.url,
             "served_model_name": MODEL,
             "samples": 20,
-            "p95_limit_seconds": 0.2,
+            "p95_limit_seconds": 0.3,
             "unreachable_retry_seconds": 3,
             "pod_ready_timeout_seconds": 5,
             **overrides,
@@ -86,7 +86,7 @@ def test_direct_mode_passes_and_exports_the_summary(fake_vllm, rollout):
 def test_latency_failure_lists_every_check(fake_vllm, rollout):
     rollout.pods = [pod("llama-abc")]
     server = fake_vllm()
-    script_latencies(server, [0.0] * 2 + [0.0] * 18 + [0.25, 0.3])  # 2 warm-ups, then 20 samples, the last 2 slow
+    script_latencies(server, [0.0] * 2 + [0.0] * 18 + [0.5, 0.6])  # 2 warm-ups, then 20 samples, the last 2 slow
     report = verify_deployment(settings_for(server), FakeApiClient)
     assert not report.passed
     text = report.text()
@@ -94,8 +94,8 @@ def test_latency_failure_lists_every_check(fake_vllm, rollout):
     for name in ("pod Running", "pod Ready", "GET /health", "GET /ready", "POST /v1/chat/completions"):
         assert f"  {name}" in text
     latency_row = next(line for line in text.splitlines() if line.strip().startswith("completion latency p95"))
-    assert latency_row.split()[3:9] == ["failed", "p95", "<=", "0.20s", "(N=20)", "p95"]
-    assert "> 0.20s (N=20, p50 0.00s, max 0.3" in latency_row
+    assert latency_row.split()[3:9] == ["failed", "p95", "<=", "0.30s", "(N=20)", "p95"]
+    assert "> 0.30s (N=20, p50 " in latency_row and "max 0.6" in latency_row
 
 
 def test_pods_not_ready_skip_the_http_checks_and_show_the_diagnosis(fake_vllm, rollout):

@@ -1,7 +1,7 @@
 import pytest
 
 from components.verification.checks import FAILED, PASSED, SKIPPED, CheckResult, all_passed, skipped_after
-from components.verification.report import describe_latency, render_table, summary_outputs
+from components.verification.report import describe_latency, render_table, seconds, summary_outputs
 from components.verification.stats import summarize
 
 
@@ -50,3 +50,8 @@ def test_describe_latency_pass():
 def test_describe_latency_early_stop():
     text = describe_latency(summarize([3.5, 0.2, 3.2], 3.0, planned=20))
     assert text == "p95 >= 3.20s > 3.00s (stopped early after 3 of 20: 2 over 3.00s, p50 3.20s, max 3.50s)"
+
+
+def test_seconds_keep_small_values_readable():
+    assert seconds(3.414) == "3.41s" and seconds(0.0) == "0.00s" and seconds(0.05) == "0.05s"
+    assert seconds(0.001234) == "0.00123s" and seconds(1e-06) == "1e-06s"

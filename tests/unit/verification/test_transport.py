@@ -16,3 +16,16 @@ def test_falls_back_to_the_service_port():
     assert resolve_container_port(None, None, 8000) == 8000
     assert resolve_container_port(SERVICE, None, 8000) == 8000  # named, but no pod to resolve it
     assert resolve_container_port(SERVICE, POD, 7000) == 7000
+
+
+def test_port_forward_handshake_errors_become_one_line_without_headers():
+    from kubernetes.client.exceptions import ApiException
+
+    from components.verification.transport import describe_open_error
+
+    reason = (
+        "Handshake status 404 Not Found -+-+- {'audit-id': 'x', 'content-type': 'application/json'} -+-+- "
+        '{"kind":"Status","status":"Failure","message":"pods \\"llama-1\\" not found","code":404}'
+    )
+    assert describe_open_error(ApiException(status=0, reason=reason)) == 'Handshake status 404 Not Found: pods "llama-1" not found'
+    assert describe_open_error(RuntimeError("boom")) == "boom"
