@@ -50,7 +50,9 @@ FATAL_WAITING_REASONS = frozenset(
 )
 # Signals that can be transient (the first pull error, a Secret created a moment later, a node being
 # added, a quota freed): fatal only once they persisted for the grace period.
-TRANSIENT_SIGNALS = frozenset({"Unschedulable", "ErrImagePull", "CreateContainerConfigError", "ReplicaFailure"})
+TRANSIENT_SIGNALS = frozenset({"Unschedulable", "ErrImagePull", "CreateContainerConfigError", "ReplicaFailure",
+                               "NoDeployment"})
+NO_DEPLOYMENT = "no Deployment of the release yet"
 
 
 def instance_selector(release: str) -> str:
@@ -132,7 +134,7 @@ def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 def current_revision_pods(snapshot: RolloutSnapshot) -> tuple[int, list[Mapping[str, Any]], str | None]:
     """Desired replicas, the pods of each Deployment's newest ReplicaSet, and why not known yet (or None)."""
     if not snapshot.deployments:
-        return 0, [], "no Deployment of the release yet"
+        return 0, [], NO_DEPLOYMENT
     desired, pods, notes = 0, [], []
     for deployment in snapshot.deployments:
         meta, spec, status = _meta(deployment), deployment.get("spec") or {}, deployment.get("status") or {}
@@ -236,6 +238,12 @@ def assess(snapshot: RolloutSnapshot) -> Assessment:
         if problem:
             verdicts = tuple(assess_pod(p) for p in pods)
             return Assessment(FATAL, desired, verdicts, problem[1], tuple(v.name for v in verdicts if not v.ready), problem[0])
+    if note == NO_DEPLOYMENT:
+        # The Helm release has already created its objects when the verification runs: a Deployment still
+        # missing after the grace period means the cluster no longer matches the state (deleted by hand, or a
+        # recreated cluster), and waiting out the startup budget would not help.
+        return Assessment(FATAL, 0, (), "the release has no Deployment in its namespace; if it was deleted outside "
+                          "Pulumi (or the cluster was recreated), run `pulumi up --refresh`", (), "NoDeployment")
     if note:
         return Assessment(WAITING, desired, (), note)
     if desired == 0:

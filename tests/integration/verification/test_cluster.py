@@ -169,4 +169,11 @@ def test_running_but_never_ready_times_out_within_the_budget(cluster, api, names
 def test_missing_deployment_times_out_cleanly(cluster, namespace):
     report, _ = run(cluster, namespace, "nothing-here", pod_ready_timeout_seconds=3)
     assert [r.status for r in report.results[:2]] == ["failed", "failed"]
-    assert "no Deployment of the release yet" in report.results[1].observed
+    assert "the release has no Deployment in its namespace" in report.results[1].observed
+
+
+def test_missing_deployment_fails_after_the_grace_not_the_budget(cluster, namespace):
+    started = time.monotonic()
+    report, _ = run(cluster, namespace, "deleted-by-hand", pod_ready_timeout_seconds=600)
+    assert time.monotonic() - started < 120  # the 20 s grace, not the 600 s budget
+    assert "run `pulumi up --refresh`" in report.results[1].observed

@@ -55,9 +55,13 @@ def test_replicasets_of_other_deployments_are_ignored():
     assert [p["metadata"]["name"] for p in pods] == ["a"]
 
 
-def test_no_deployment_yet_is_waiting():
+def test_missing_deployment_waits_out_the_grace_then_fails_with_the_refresh_hint():
     assessment = assess(snapshot(deployments=[]))
-    assert assessment.state == WAITING and "no Deployment" in assessment.message
+    assert (assessment.state, assessment.signal) == (FATAL, "NoDeployment")
+    assert "run `pulumi up --refresh`" in assessment.message
+    tracker = SignalTracker(grace_seconds=20)
+    assert tracker.settle(assessment, now=0.0).state == WAITING  # Helm may still be creating it
+    assert tracker.settle(assessment, now=20.0).state == FATAL
 
 
 def test_generation_not_observed_yet_is_waiting_even_if_old_pods_are_ready():
