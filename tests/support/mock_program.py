@@ -40,6 +40,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "property_dependencies": {k: sorted(v.urns) for k, v in request.propertyDependencies.items()},
                 "additional_secret_outputs": list(request.additionalSecretOutputs),
                 "secret_inputs": sorted(k for k, v in request.object.fields.items() if _is_secret(v)),
+                "keys": sorted(request.object.fields),
             })
         return response
 

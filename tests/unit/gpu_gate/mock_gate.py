@@ -9,31 +9,8 @@ import json
 import sys
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 
-SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
-
-
-def _is_secret(value) -> bool:
-    fields = value.struct_value.fields if value.HasField("struct_value") else {}
-    return SECRET_KEY in fields and fields[SECRET_KEY].string_value == SECRET_SIG
-
-
-class Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.seen: list[dict] = []
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.seen.append({
-                "type": request.type,
-                "additional_secret_outputs": list(request.additionalSecretOutputs),
-                "secret_inputs": sorted(k for k, v in request.object.fields.items() if _is_secret(v)),
-            })
-        return response
-
+from tests.support.mock_program import RecordingMonitor
 
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self):
@@ -50,7 +27,7 @@ class Mocks(pulumi.runtime.Mocks):
 
 def main() -> int:
     mocks = Mocks()
-    monitor = Monitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack="test", preview=False, monitor=monitor)
 
     from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
@@ -67,7 +44,7 @@ def main() -> int:
 
     program()
     provider = mocks.provider.get("value") if isinstance(mocks.provider, dict) else mocks.provider
-    json.dump({"seen": monitor.seen, "inputs": mocks.inputs, "outputs": outputs, "provider": provider},
+    json.dump({"seen": monitor.registrations, "inputs": mocks.inputs, "outputs": outputs, "provider": provider},
               sys.stdout, default=repr)
     return 0
 

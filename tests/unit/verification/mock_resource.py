@@ -10,29 +10,8 @@ import json
 
 import dill
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 
-SECRET_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-class Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.seen = []
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            fields = request.object.fields
-            secret = sorted(
-                k for k, v in fields.items()
-                if v.HasField("struct_value") and v.struct_value.fields[SECRET_KEY].string_value == SECRET_SIG
-                if SECRET_KEY in v.struct_value.fields
-            )
-            self.seen.append({"type": request.type, "name": request.name, "secret_inputs": secret, "keys": sorted(fields)})
-        return response
-
+from tests.support.mock_program import RecordingMonitor
 
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self):
@@ -47,7 +26,7 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 mocks = Mocks()
-monitor = Monitor(mocks)
+monitor = RecordingMonitor(mocks)
 pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack="dev", preview=False, monitor=monitor)
 
 from components.verification import DeploymentVerification, DeploymentVerificationArgs  # noqa: E402
@@ -66,7 +45,7 @@ def register():
             provider_blob = provider_blob["value"]
         provider = dill.loads(base64.b64decode(provider_blob))
         print(json.dumps({
-            "registrations": monitor.seen,
+            "registrations": monitor.registrations,
             "passed": values[0],
             "n": values[1],
             "inputs": {k: v for k, v in mocks.inputs.items() if k != "__provider"},
