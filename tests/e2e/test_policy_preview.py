@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pulumi_project import pulumi_environment
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
@@ -51,15 +52,9 @@ def pulumi_env(tmp_path_factory) -> dict[str, str]:
     """tools/env.sh's environment, with a private backend and PULUMI_HOME and no cluster."""
     for tool in ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-pulumi-python"):
         require_tool(tool)
-    dump = subprocess.run(["bash", "-c", f". {ROOT / 'tools' / 'env.sh'} >/dev/null && env -0"],
-                          capture_output=True, check=True, timeout=60).stdout.decode()
-    env = dict(line.split("=", 1) for line in dump.split("\0") if "=" in line)
     home = tmp_path_factory.mktemp("pulumi")
-    (home / "backend").mkdir()
-    env.update(PULUMI_HOME=str(home / "home"), PULUMI_BACKEND_URL=f"file://{home / 'backend'}",
-               PULUMI_CONFIG_PASSPHRASE="policy-e2e", PULUMI_SKIP_UPDATE_CHECK="true",
-               PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true", NO_COLOR="1")
-    env.pop("KUBECONFIG", None)
+    env = pulumi_environment(home / "backend", home / "home")
+    env["PULUMI_CONFIG_PASSPHRASE"] = "policy-e2e"
     return env
 
 
