@@ -32,6 +32,7 @@ def chart_values(config: DeploymentConfig) -> dict[str, Any]:
             "extraArgs": list(model.extra_args),
             "hfToken": {"existingSecret": model.hf_token_secret_name, "key": model.hf_token_secret_key},
         },
+        "apiKey": {"existingSecret": model.api_key_secret_name, "key": model.api_key_secret_key},
         "resources": {
             "limits": {GPU_RESOURCE: resources.gpus, "memory": resources.memory_limit, "cpu": resources.cpu_limit},
             "requests": {GPU_RESOURCE: resources.gpus, "memory": resources.memory_request, "cpu": resources.cpu_request},

@@ -68,6 +68,8 @@ class ModelSettings:
     startup_budget_seconds: int
     hf_token_secret_name: str
     hf_token_secret_key: str
+    api_key_secret_name: str
+    api_key_secret_key: str
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,7 @@ def _closest(name: str, known: tuple[str, ...]) -> str | None:
 SECTIONS = {
     "environment": (),
     "model": ("path", "size", "servedModelName", "maxModelLen", "gpuMemoryUtilization", "tensorParallelSize",
-              "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret"),
+              "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret", "apiKeySecret"),
     "release": ("name", "namespace", "createNamespace", "replicas", "atomic", "helmWait", "timeoutSeconds",
                 "maxHistory"),
     "image": ("repository", "tag", "pullPolicy"),
@@ -448,6 +450,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         problems.add("model.tensorParallelSize", tensor_parallel,
                      f"must not exceed the GPUs per pod (resources.limits.{GPU_RESOURCE} = {gpus})")
     default_budget = math.ceil(preset.startup_budget_seconds * profile.startup_budget_factor)
+    api_key = section.section("apiKeySecret", ("name", "key"))
     secret = section.section("hfTokenSecret", ("name", "key"))
     if str(secret.raw.get("name", "")).startswith("hf_"):  # a token pasted as the name: never echo it
         problems.add("model.hfTokenSecret.name", "hf_…", "this looks like a token; give the name of a Secret holding it")
@@ -468,6 +471,9 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         startup_budget_seconds=section.integer("startupBudgetSeconds", default_budget, minimum=60, maximum=6 * 3600),
         hf_token_secret_name=secret_name,
         hf_token_secret_key=secret.text("key", "token"),
+        api_key_secret_name=api_key.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
+                                         allowed="expected the name of an existing Secret holding vLLM's API key"),
+        api_key_secret_key=api_key.text("key", "api-key"),
     )
 
 

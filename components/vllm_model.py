@@ -114,6 +114,8 @@ class VllmModel(pulumi.ComponentResource):
                 request_timeout_seconds=verify.request_timeout_seconds,
                 pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
+                api_key_secret_name=config.model.api_key_secret_name,
+                api_key_secret_key=config.model.api_key_secret_key,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )

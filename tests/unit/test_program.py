@@ -91,6 +91,7 @@ def test_gate_and_verification_get_the_stack_settings(stack):
     assert verification["samples"] == config.verification.samples
     assert verification["pod_ready_timeout_seconds"] == config.model.startup_budget_seconds
     assert verification["revision"] == 1
+    assert (verification["api_key_secret_name"], verification["api_key_secret_key"]) == ("", "api-key")
 
 
 @pytest.mark.parametrize("stack", STACKS)

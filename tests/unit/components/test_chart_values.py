@@ -25,6 +25,17 @@ def test_development_values_follow_the_workflow():
     assert values["startup"]["budgetSeconds"] == 1200
     assert values["strategy"] == {"type": "Recreate"}
     assert values["podDisruptionBudget"]["enabled"] is False
+    assert values["apiKey"] == {"existingSecret": "", "key": "api-key"}
+
+
+def test_api_key_secret_reaches_chart_and_verification_alike():
+    from components.config import validate_config as validate
+    from tests.unit.components.test_config import base
+
+    config = base()
+    config["model"]["apiKeySecret"] = {"name": "vllm-api-key", "key": "key"}
+    values = chart_values(validate(config))
+    assert values["apiKey"] == {"existingSecret": "vllm-api-key", "key": "key"}
 
 
 @pytest.mark.parametrize("stack,gpus,budget,tp", [("staging", 2, 3600, 2), ("production", 4, 5400, 4)])

@@ -148,6 +148,9 @@ BAD_CONFIGS = [
     ("token as secret name", with_change("model.hfTokenSecret", {"name": "hf_abcdefghijklmnop"}),
      "vllm-deploy:model.hfTokenSecret.name: 'hf_…' is not valid; this looks like a token; give the name of a "
      "Secret holding it"),
+    ("API key secret not a Secret name", with_change("model.apiKeySecret", {"name": "My_Key"}),
+     "vllm-deploy:model.apiKeySecret.name: 'My_Key' is not valid; expected the name of an existing Secret holding "
+     "vLLM's API key"),
     ("section not an object", with_change("resources", "lots"),
      "vllm-deploy:resources: 'lots' is not valid; expected an object with keys limits, requests"),
     ("bad toleration operator", with_change("scheduling.tolerations", [{"key": "x", "operator": "In"}]),
