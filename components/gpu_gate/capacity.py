@@ -9,10 +9,10 @@ as taking GPUs: on an update they make room for their replacements.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, Sequence
+
+from components.quantity import parse_quantity
 
 __all__ = [
     "CapacityReport",
@@ -98,35 +98,6 @@ class CapacityReport:
 
 
 # --- quantities -------------------------------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*([a-zA-Z]*|[eE][+-]?\d+)\s*$")
-_SUFFIXES = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "P": Decimal("1e15"), "E": Decimal("1e18"),
-    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50), "Ei": Decimal(2**60),
-}
-
-
-def parse_quantity(value: Any) -> Decimal:
-    """A Kubernetes quantity ("2", "2000m", "1Ki", "1e3", 2, 2.0) as a Decimal; ValueError if malformed."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"not a quantity: {value!r}")
-        return Decimal(str(value))
-    match = _QUANTITY.match(str(value))
-    if not match:
-        raise ValueError(f"not a quantity: {value!r}")
-    number, suffix = match.groups()
-    try:
-        if suffix[:1] in ("e", "E") and len(suffix) > 1:
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
-        return Decimal(number) * _SUFFIXES[suffix]
-    except (KeyError, InvalidOperation):
-        raise ValueError(f"not a quantity: {value!r}") from None
 
 
 def gpu_quantity(value: Any, *, round_up: bool = False) -> int:
