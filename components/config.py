@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import ENVIRONMENT_PROFILES, ENVIRONMENTS, MODEL_SIZES, SIZE_PRESETS
 from components.quantity import QuantityError, parse_quantity
 
@@ -34,9 +35,6 @@ __all__ = [
 
 NAMESPACE = "vllm-deploy"
 GPU_RESOURCE = "nvidia.com/gpu"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -349,7 +347,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     release_name = release_in.text("name", check=_is_release_name,
                                    allowed="expected a DNS-1123 label of at most 53 characters (Helm's limit), "
                                            "e.g. llama-7b-development")
-    namespace = release_in.text("namespace", check=_is_dns_label,
+    namespace = release_in.text("namespace", check=is_dns_label,
                                 allowed="expected a DNS-1123 label of at most 63 characters, e.g. system")
 
     resources = _read_resources(problems, raw.get("resources"), preset)
@@ -386,12 +384,12 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     scheduling_in = _Section(problems, "scheduling", raw.get("scheduling"), SECTIONS["scheduling"])
     node_selector = scheduling_in.mapping_of_text("nodeSelector", {"node-type": "gpu"})
     for label_key, label_value in node_selector.items():
-        if not _LABEL_KEY.match(label_key) or not _LABEL_VALUE.match(label_value) or len(label_value) > 63:
+        if not is_label_key(label_key) or not is_label_value(label_value) or len(label_value) > 63:
             problems.add(f"scheduling.nodeSelector.{label_key}", label_value, "expected a valid label key and value")
     scheduling = SchedulingSettings(
         node_selector=node_selector,
         tolerations=_read_tolerations(scheduling_in),
-        runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or _is_dns_label(v),
+        runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or is_dns_label(v),
                                               allowed="expected empty or a RuntimeClass name such as nvidia"),
         allow_node_autoscaling=scheduling_in.flag("allowNodeAutoscaling", False),
     )
@@ -402,7 +400,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         persistent_cache=storage_in.flag("persistentCache", False),
         cache_size=storage_in.quantity("cacheSize", "100Gi"),
         cache_storage_class=storage_in.text("cacheStorageClass", ""),
-        cache_existing_claim=storage_in.text("cacheExistingClaim", "", check=lambda v: v == "" or _is_dns_label(v),
+        cache_existing_claim=storage_in.text("cacheExistingClaim", "", check=lambda v: v == "" or is_dns_label(v),
                                              allowed="expected empty or a PersistentVolumeClaim name"),
     )
 
@@ -536,16 +534,12 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
     )
 
 
-def _is_dns_label(value: str) -> bool:
-    return len(value) <= 63 and bool(_DNS_LABEL.match(value))
-
-
 def _is_release_name(value: str) -> bool:
-    return len(value) <= 53 and bool(_DNS_LABEL.match(value))
+    return is_dns_label(value, max_length=53)
 
 
 def _is_dns_subdomain(value: str) -> bool:
-    return len(value) <= 253 and all(_is_dns_label(part) for part in value.split("."))
+    return len(value) <= 253 and all(is_dns_label(part) for part in value.split("."))
 
 
 def _is_image_repository(value: str) -> bool:

@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any, Mapping
 
+from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.unknowns import UNKNOWN, is_unknown_value
 
 from .capacity import GpuNeed
@@ -66,11 +67,8 @@ MAX_PROGRESS_INTERVAL_SECONDS = 30
 TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
 TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
 def is_unknown(value: Any) -> bool:
@@ -178,7 +176,7 @@ def _field_problems(key: str, value: Any) -> list[str]:
         if number is None or not 0 < number <= ceiling:
             return [f"must be a number of seconds above 0 and at most {ceiling}, got {_describe(value)}"]
     elif key == "namespace":
-        if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+        if not is_dns_label(value):
             return [f"must be a Kubernetes namespace name (lowercase DNS label), got {_describe(value)}"]
     elif key == "release_name":
         if not isinstance(value, str) or len(value) > 53 or not _RELEASE.match(value):
@@ -192,7 +190,7 @@ def _field_problems(key: str, value: Any) -> list[str]:
         return [
             f"has an invalid label {_describe(k)}={_describe(v)}"
             for k, v in value.items()
-            if not (isinstance(k, str) and isinstance(v, str) and _LABEL_NAME.match(k) and _LABEL_VALUE.match(v))
+            if not (is_label_key(k) and is_label_value(v))
         ]
     elif key == "tolerations":
         return _toleration_problems(value)

@@ -7,11 +7,11 @@ the sentinel string ``UNKNOWN``; validation converts the former and never fails 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from components.kube_names import is_dns_label
 from components.unknowns import UNKNOWN, is_unknown_value
 
 __all__ = [
@@ -60,7 +60,6 @@ SECRET_KEYS = ("kubeconfig",)
 # Everything that changes what is verified or how; kubeconfig only changes how the cluster is reached.
 REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFAULTS) if k not in SECRET_KEYS)
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ def _text(required: bool) -> Callable[[Any], tuple[Any, str | None]]:
 
 def _dns_label(max_length: int) -> Callable[[Any], tuple[Any, str | None]]:
     def convert(value: Any) -> tuple[Any, str | None]:
-        if isinstance(value, str) and len(value) <= max_length and _DNS_LABEL.match(value):
+        if is_dns_label(value, max_length):
             return value, None
         return value, f"a DNS-1123 label (lowercase letters, digits, '-'; at most {max_length} characters)"
 
