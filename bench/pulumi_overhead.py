@@ -359,7 +359,7 @@ def report(preview: dict, noop: dict, first_up: dict, summaries: dict, breakdown
         f"  ours `{summaries['preview']['ours']}`, bare `{summaries['preview']['bare']}`.",
         f"- preview trials (s): ours {', '.join(f'{v:.2f}' for v in preview['ours'])}; "
         f"bare {', '.join(f'{v:.2f}' for v in preview['bare'])}",
-        f"- first real `pulumi up` (once each, not a ratio: ours also waits for GPU capacity and verifies serving):",
+        "- first real `pulumi up` (once each, not a ratio: ours also waits for GPU capacity and verifies serving):",
         f"  ours {first_up['ours']:.2f} s (`{summaries['up']['ours']}`), "
         f"bare {first_up['bare']:.2f} s (`{summaries['up']['bare']}`).",
         f"- no-op up: ours `{summaries['noop']['ours']}`, bare `{summaries['noop']['bare']}`.",
@@ -427,7 +427,6 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "bare").mkdir()
         projects["ours"] = PulumiProject(workdir / "ours", env, STACK, config)
         projects["bare"] = BareProject(workdir / "bare", env, STACK, spec)
-        ours, bare = projects["ours"], projects["bare"]
 
         for name, project in projects.items():  # warm-up: bytecode caches, plugin discovery, first connection
             checked(f"warm-up preview ({name})", project.preview())

@@ -10,7 +10,7 @@ import time
 import pytest
 from kubernetes import client, watch
 
-from tests.support.cluster import ensure_cluster, restart_simulator
+from tests.support.cluster import restart_simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 GPU = "nvidia.com/gpu"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
 import pytest
 
 from components.verification.checks import ERROR, FAILED, PASSED, SKIPPED
