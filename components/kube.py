@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-from kubernetes import client, config
-from kubernetes.config.config_exception import ConfigException
+if TYPE_CHECKING:  # the client is imported when a client is built, not when the program starts
+    from kubernetes import client
 
 __all__ = ["KubeAccess", "KubeAccessError", "api_client_for", "describe_source"]
 
@@ -54,6 +54,10 @@ def describe_source(access: KubeAccess) -> str:
 
 def api_client_for(access: KubeAccess) -> client.ApiClient:
     """A fresh ``ApiClient`` for ``access``; raises ``KubeAccessError`` with a credential-free message."""
+    import yaml
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
     value = access.kubeconfig.strip()
     try:
         if value and _looks_like_inline_kubeconfig(value):
@@ -79,6 +83,8 @@ def api_client_for(access: KubeAccess) -> client.ApiClient:
 
 
 def _default_kubeconfig_exists() -> bool:
+    from kubernetes import config
+
     paths = os.environ.get("KUBECONFIG", "").split(os.pathsep) if os.environ.get("KUBECONFIG") else []
     paths = paths or [os.path.expanduser(config.KUBE_CONFIG_DEFAULT_LOCATION)]
     return any(Path(p).is_file() for p in paths if p)

@@ -28,7 +28,6 @@ from .inputs import (
     normalize_inputs,
     wait_settings_from_inputs,
 )
-from .waiter import GpuCapacityError, wait_for_gpu_capacity
 
 __all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateFailed", "GpuCapacityGateProvider"]
 
@@ -104,6 +103,8 @@ class GpuCapacityGateFailed(RuntimeError):
 
 def _pass_gate(inputs: Mapping[str, Any]) -> dict:
     """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
+    from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
+
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(

@@ -14,6 +14,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.gpu_gate import resource as gate_resource
+from components.gpu_gate import waiter as gate_waiter
 from components.gpu_gate.capacity import GpuNeed, assess_capacity
 from components.gpu_gate.inputs import PROVIDER_VERSION, UNKNOWN, input_problems
 from components.gpu_gate.resource import GpuCapacityGateFailed, GpuCapacityGateProvider
@@ -222,7 +223,7 @@ def test_the_wait_uses_the_kubernetes_provider_access_and_the_stack_settings(mon
         return GateResult(assess_capacity([node("gpu-node-0", 2)], [], need), 4.04)
 
     monkeypatch.setattr(gate_resource, "api_client_for", fake_api_client_for)
-    monkeypatch.setattr(gate_resource, "wait_for_gpu_capacity", fake_wait)
+    monkeypatch.setattr(gate_waiter, "wait_for_gpu_capacity", fake_wait)
     outs = GpuCapacityGateProvider().create(inputs(context="kind-gpu", timeout_seconds=900.0)).outs
 
     assert seen["access"].kubeconfig == KUBECONFIG and seen["access"].context == "kind-gpu"
@@ -252,7 +253,7 @@ def test_gate_failures_surface_as_errors(monkeypatch) -> None:
         raise GpuCapacityTimeout("GPU capacity not available after 30m00s: ...")
 
     monkeypatch.setattr(gate_resource, "api_client_for", lambda access: Client())
-    monkeypatch.setattr(gate_resource, "wait_for_gpu_capacity", timing_out)
+    monkeypatch.setattr(gate_waiter, "wait_for_gpu_capacity", timing_out)
     with pytest.raises(GpuCapacityGateFailed, match="not available after") as caught:
         GpuCapacityGateProvider().create(inputs())
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
