@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def summary(outcomes: dict[str, tuple[int, float]], quick: bool) -> str:
                      f"[{benchmark.results}]({benchmark.results}) |")
     if outcomes:
         took = ", ".join(f"{name} {seconds:.0f} s" for name, (_, seconds) in outcomes.items())
-        lines += ["", f"Last run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node()}"
+        lines += ["", f"Last run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node()}"
                       f"{' (--quick)' if quick else ''}: {took}."]
     return "\n".join(lines) + "\n"
 

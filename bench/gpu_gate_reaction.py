@@ -22,7 +22,7 @@ import random
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def report(results: dict[str, list[float]], args, server_version: str) -> str:
         f"- gate trials (s): {', '.join(f'{v:.3f}' for v in gate)}",
         f"- polling trials (s): {', '.join(f'{v:.3f}' for v in poll)}",
         "",
-        f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node()} "
+        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.node()} "
         f"(Python {platform.python_version()}, kube-apiserver {server_version}, kwok nodes).",
         f"Command: `.venv/bin/python bench/gpu_gate_reaction.py --trials {args.trials} --initial {args.initial:g} "
         f"--cap {args.cap:g} --max-delay {args.max_delay:g}`",

@@ -32,14 +32,15 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from kubernetes import client, config as kube_config  # noqa: E402
+from kubernetes import client  # noqa: E402
+from kubernetes import config as kube_config
 
 from components.chart_values import chart_values  # noqa: E402
 from components.config import validate_config  # noqa: E402
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, help="also write the verbose runs' output to this directory")
     args = parser.parse_args(argv)
 
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cluster = ensure_cluster()
     api = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig), context=cluster.context)
     suffix = uuid.uuid4().hex[:6]

@@ -26,20 +26,20 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+import components.verification.verify as verify_module  # noqa: E402
 from components.verification.http_checks import HttpPlan, run_http_checks  # noqa: E402
 from components.verification.pods import RolloutSnapshot  # noqa: E402
 from components.verification.settings import settings_from  # noqa: E402
 from components.verification.transport import LocalForwarder  # noqa: E402
-import components.verification.verify as verify_module  # noqa: E402
 from tests.support.fake_vllm import FakeVllm  # noqa: E402
 
 MODEL = "bench-model"
@@ -177,7 +177,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         "# Verification overhead",
         "",
-        f"Measured {datetime.now(timezone.utc).isoformat(timespec='seconds')} on {platform.node()} "
+        f"Measured {datetime.now(UTC).isoformat(timespec='seconds')} on {platform.node()} "
         f"(Python {platform.python_version()}): fake vLLM with {args.latency:g} s per completion, "
         f"N = {args.samples} samples, {args.warmup} warm-up requests, median of {args.repeats} repeats.",
         "",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
@@ -278,7 +279,7 @@ class _Section:
             return tuple(default)
         return tuple(value)
 
-    def section(self, name: str, known: tuple[str, ...]) -> "_Section":
+    def section(self, name: str, known: tuple[str, ...]) -> _Section:
         return _Section(self.problems, f"{self.key}.{name}", self.raw.get(name), known)
 
 

@@ -31,7 +31,7 @@ class KubeAccess:
     context: str | None = None
 
     @classmethod
-    def from_inputs(cls, props: dict) -> "KubeAccess":
+    def from_inputs(cls, props: dict) -> KubeAccess:
         """Read ``kubeconfig`` and ``context`` from dynamic-resource inputs."""
         return cls(kubeconfig=props.get("kubeconfig") or "", context=props.get("context") or None)
 

@@ -1,7 +1,6 @@
 """vllm-deploy policy pack: serves the rules in rules/ to the Pulumi engine (blocks; never import in tests)."""
 
 from pulumi_policy import PolicyPack
-
 from rules.catalog import DEFAULT_ENFORCEMENT, PACK_NAME, all_policies
 
 PolicyPack(

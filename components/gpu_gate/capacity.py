@@ -9,8 +9,9 @@ as taking GPUs: on an update they make room for their replacements.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from components.quantity import parse_quantity
 

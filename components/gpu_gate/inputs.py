@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.unknowns import UNKNOWN, is_unknown_value

@@ -9,8 +9,9 @@ validates the inputs. The kubeconfig input is a secret and is left out of the ou
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -44,7 +45,7 @@ class GpuCapacityGateArgs:
     replicas: pulumi.Input[int]
     gpus_per_pod: pulumi.Input[int]
     kubeconfig: pulumi.Input[str] = ""
-    context: Optional[pulumi.Input[str]] = None
+    context: pulumi.Input[str] | None = None
     gpu_resource: pulumi.Input[str] = "nvidia.com/gpu"
     node_selector: pulumi.Input[Mapping[str, str]] = field(default_factory=lambda: {"node-type": "gpu"})
     tolerations: pulumi.Input[Sequence[Mapping[str, Any]]] = field(default_factory=lambda: [dict(DEFAULT_TOLERATION)])
@@ -154,7 +155,7 @@ class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityG
     nodes: pulumi.Output[list]
 
     def __init__(
-        self, resource_name: str, args: GpuCapacityGateArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, resource_name: str, args: GpuCapacityGateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         props = args.to_inputs()
         props.update({key: None for key in RESULT_OUTPUTS})

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .capacity import CapacityReport, GpuNeed, assess_capacity, describe_need, render_table
 from .cluster_feed import ApiTrouble, ClusterFeed, Event, jittered_delays

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 import backoff
 import httpx
@@ -48,13 +49,13 @@ class HttpPlan:
     unreachable_retry_seconds: float = 120.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "HttpPlan":
+    def from_settings(cls, settings: Any) -> HttpPlan:
         """The plan for ``VerificationSettings`` (the model is the served name or the release name)."""
         values = {f.name: getattr(settings, f.name) for f in fields(cls) if f.name != "model"}
         return cls(model=settings.model, **values)
 
     @property
-    def names(self) -> "_Names":
+    def names(self) -> _Names:
         return _Names(
             health=f"GET {self.health_path}",
             ready=f"GET {self.ready_path}",

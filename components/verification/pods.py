@@ -12,8 +12,9 @@ Pure functions over the API's JSON (camelCase dicts, as ``kubectl get -o json`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .checks import FAILED, PASSED, CheckResult
 

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from ..kube import KubeAccess, api_client_for
-from .settings import DEFAULTS, REVERIFY_KEYS, SECRET_KEYS, SETTINGS_VERSION, normalize_revision, settings_from, validate
+from .settings import (
+    DEFAULTS,
+    REVERIFY_KEYS,
+    SECRET_KEYS,
+    SETTINGS_VERSION,
+    normalize_revision,
+    settings_from,
+    validate,
+)
 
 __all__ = [
     "DeploymentVerification",
@@ -132,9 +140,9 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     passed: pulumi.Output[bool]
     verified_revision: pulumi.Output[Any]
     summary: pulumi.Output[list]
-    p50_seconds: pulumi.Output[Optional[float]]
-    p95_seconds: pulumi.Output[Optional[float]]
-    max_seconds: pulumi.Output[Optional[float]]
+    p50_seconds: pulumi.Output[float | None]
+    p95_seconds: pulumi.Output[float | None]
+    max_seconds: pulumi.Output[float | None]
     n: pulumi.Output[int]
     verified_at: pulumi.Output[str]
     duration_seconds: pulumi.Output[float]
@@ -142,7 +150,7 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     verified_pods: pulumi.Output[list]
 
     def __init__(
-        self, resource_name: str, args: DeploymentVerificationArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         props = {**args.to_props(), **{key: None for key in OUTPUT_KEYS}}
         super().__init__(DeploymentVerificationProvider(), resource_name, props, opts)

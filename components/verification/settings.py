@@ -7,8 +7,9 @@ the sentinel string ``UNKNOWN``; validation converts the former and never fails 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from components.kube_names import is_dns_label

@@ -7,9 +7,9 @@ that is the maximum for N <= 19; from N = 20 one sample may exceed the limit and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 __all__ = [
     "LatencySummary",

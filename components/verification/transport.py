@@ -17,8 +17,9 @@ import select
 import socket
 import ssl
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import httpx
 from kubernetes import client
@@ -78,7 +79,7 @@ class LocalForwarder:
     def port(self) -> int:
         return self._listener.getsockname()[1]
 
-    def start(self) -> "LocalForwarder":
+    def start(self) -> LocalForwarder:
         self._thread.start()
         return self
 
@@ -97,7 +98,7 @@ class LocalForwarder:
             self._open.clear()
         self._thread.join(timeout=2)
 
-    def __enter__(self) -> "LocalForwarder":
+    def __enter__(self) -> LocalForwarder:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

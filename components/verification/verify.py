@@ -7,8 +7,9 @@ import contextlib
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager
+from typing import Any, ContextManager
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -79,7 +80,7 @@ class VerificationReport:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def read_api_key(api_client: client.ApiClient, settings: VerificationSettings) -> str:

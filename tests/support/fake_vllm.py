@@ -88,7 +88,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
-    fake: "FakeVllm"
+    fake: FakeVllm
 
 
 class FakeVllm:
@@ -144,7 +144,7 @@ class FakeVllm:
     def loaded(self) -> bool:
         return self._loaded.is_set()
 
-    def start(self) -> "FakeVllm":
+    def start(self) -> FakeVllm:
         if self.startup_seconds <= 0:
             self._loaded.set()
             self._listen()
@@ -187,7 +187,7 @@ class FakeVllm:
             self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeVllm":
+    def __enter__(self) -> FakeVllm:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -3,7 +3,7 @@
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ def run_program(stack: str, config: dict | None = None) -> dict:
     return json.loads(result.stdout)
 
 
-@lru_cache(maxsize=None)
+@cache
 def program(stack: str) -> dict:
     return run_program(stack)
 

@@ -155,7 +155,7 @@ def not_ready_status() -> dict:
 
 def record_event(api: client.ApiClient, namespace: str, pod: str, reason: str, message: str, kind: str = "Warning") -> None:
     """An Event about ``pod``, as the kubelet would record it."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     client.CoreV1Api(api).create_namespaced_event(namespace, {
         "apiVersion": "v1",
         "kind": "Event",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from components.gpu_gate.cluster_feed import ApiTrouble, Change, Snapshot
 

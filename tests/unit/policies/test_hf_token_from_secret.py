@@ -1,4 +1,4 @@
-from .builders import release_props, vllm_values, violations
+from .builders import release_props, violations, vllm_values
 
 RULE = "vllm-hf-token-from-secret"
 TOKEN = "hf_" + "AbCdEf0123456789" * 2  # a fake, token-shaped literal

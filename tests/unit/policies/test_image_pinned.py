@@ -1,6 +1,6 @@
 import pytest
 
-from .builders import release_props, vllm_values, violations
+from .builders import release_props, violations, vllm_values
 
 RULE = "vllm-image-pinned"
 

@@ -1,6 +1,6 @@
 from policies.rules.sizing import MODEL_SIZES, size_requirements
 
-from .builders import release_props, vllm_values, violations
+from .builders import release_props, violations, vllm_values
 
 RULE = "vllm-model-size-fits-resources"
 

@@ -1,6 +1,6 @@
 from pulumi_policy import EnforcementLevel
 
-from .builders import policy_named, release_props, vllm_values, violations
+from .builders import policy_named, release_props, violations, vllm_values
 
 RULE = "vllm-pod-security"
 

@@ -1,8 +1,7 @@
 import pytest
-
 from pulumi_policy import StackValidationPolicy
 
-from .builders import (policy_named, release_resource, stack_resource, stack_violations, verification_resource)
+from .builders import policy_named, release_resource, stack_resource, stack_violations, verification_resource
 
 RULE = "vllm-post-deploy-verification"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from .builders import release_props, vllm_values, violations
+from .builders import release_props, violations, vllm_values
 
 
 def test_production_defaults_pass_every_production_rule():

@@ -1,4 +1,4 @@
-from .builders import release_props, vllm_values, violations
+from .builders import release_props, violations, vllm_values
 
 RULE = "vllm-resource-limits"
 

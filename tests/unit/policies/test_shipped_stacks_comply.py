@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 STACKS = [path.name.split(".")[1] for path in sorted(ROOT.glob("Pulumi.*.yaml"))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def registered(stack: str) -> tuple[tuple[PolicyResource, dict], ...]:
     """(resource, raw inputs) for every custom resource the program registers for stack, dependencies resolved."""
     result = subprocess.run([sys.executable, "-m", "tests.support.mock_program", stack], cwd=ROOT,

@@ -13,6 +13,7 @@ import pulumi
 
 from tests.support.mock_program import RecordingMonitor
 
+
 class Mocks(pulumi.runtime.Mocks):
     def __init__(self):
         self.inputs = {}
