@@ -19,11 +19,20 @@ import backoff
 import httpx
 
 from .checks import ERROR, FAILED, PASSED, CheckResult, skipped_after
+from .pods import ReadinessProbe
 from .report import describe_latency
 from .report import seconds as format_seconds
 from .stats import LatencySummary, p95_can_still_pass, summarize
 
-__all__ = ["HttpOutcome", "HttpPlan", "body_start", "completion_text", "run_http_checks", "skipped_http_checks"]
+__all__ = [
+    "HttpOutcome",
+    "HttpPlan",
+    "body_start",
+    "completion_text",
+    "probe_readiness",
+    "run_http_checks",
+    "skipped_http_checks",
+]
 
 UNREACHABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout, httpx.PoolTimeout)
 NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout)
@@ -197,6 +206,29 @@ def _get_check(requester: _Requester, name: str, path: str) -> CheckResult:
     if response.status_code != 200:
         return CheckResult(name, FAILED, expected, f"HTTP {response.status_code}: {body_start(response)}")
     return CheckResult(name, PASSED, expected, f"HTTP 200 in {format_seconds(seconds)}")
+
+
+PROBE_TIMEOUT_SECONDS = 10.0
+
+
+def probe_readiness(client: httpx.Client, health_path: str, ready_path: str,
+                    timeout: float = PROBE_TIMEOUT_SECONDS) -> ReadinessProbe:
+    """One look at a pod that is Running but not Ready: ``health_path`` and ``ready_path`` status and body.
+
+    Any transport error (vLLM still loading refuses connections) is an answer-less probe, never raised.
+    """
+    statuses: list[int | None] = []
+    body = ""
+    for path in (health_path, ready_path):
+        try:
+            response = client.get(path, timeout=timeout)
+        except httpx.HTTPError as exc:
+            return ReadinessProbe(*(statuses + [None] * (2 - len(statuses))), error=_describe_error(exc))
+        statuses.append(response.status_code)
+        body = body_start(response)
+        if response.status_code != 200:
+            break  # /health not 200: the readiness answer would say nothing more
+    return ReadinessProbe(statuses[0], statuses[1] if len(statuses) > 1 else None, body)
 
 
 def completion_text(payload: Any, chat: bool) -> str | None:
