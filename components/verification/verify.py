@@ -191,7 +191,8 @@ def verify_deployment(
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:
                 progress(f"HTTP checks via {endpoint.description}")
-                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless)
+                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless,
+                                          endpoint.dial_failures, endpoint.proxy_error)
         except (ValueError, OSError) as exc:  # bad URL, TLS material, listener
             return report(rows + skipped_http_checks(plan, f"cannot open the endpoint: {exc}"), warnings=warnings)
         return report(
