@@ -564,7 +564,8 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
         pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
                                                   minimum=1, maximum=6 * 3600),
         unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
-        image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0, maximum=3600),
+        image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
+                                                maximum=3600),
         ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),
     )
 

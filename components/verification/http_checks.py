@@ -339,8 +339,8 @@ def _completion_checks(requester: _Requester) -> tuple[CheckResult, CheckResult,
             samples.append(answer.seconds)
             exceeded += answer.seconds > plan.p95_limit_seconds
         if not p95_can_still_pass(exceeded, plan.samples):
-            progress(f"stopping after {len(samples) + len(dropped)} samples: {exceeded} over {plan.p95_limit_seconds:g}s "
-                     f"or without an answer, the p95 cannot pass")
+            progress(f"stopping after {len(samples) + len(dropped)} samples: {exceeded} over "
+                     f"{plan.p95_limit_seconds:g}s or without an answer, the p95 cannot pass")
             break
 
     summary = summarize(samples, plan.p95_limit_seconds, planned=plan.samples, failed=len(dropped))

@@ -182,7 +182,8 @@ def wait_for_rollout(
         try:
             raw = assess(source.snapshot())
             if prober is not None:
-                raw = with_readiness_probes(raw, _probe(prober, raw, probes, clock(), tick_seconds), health_path, ready_path)
+                answers = _probe(prober, raw, probes, clock(), tick_seconds)
+                raw = with_readiness_probes(raw, answers, health_path, ready_path)
             assessment = tracker.settle(raw, clock())
             api_error = None
         except ApiException as exc:

@@ -366,7 +366,10 @@ class ReadinessProbe:
 
 
 def with_readiness_probes(
-    assessment: Assessment, probes: Mapping[str, ReadinessProbe], health_path: str = "/health", ready_path: str = "/ready"
+    assessment: Assessment,
+    probes: Mapping[str, ReadinessProbe],
+    health_path: str = "/health",
+    ready_path: str = "/ready",
 ) -> Assessment:
     """A waiting rollout becomes fatal (transient signal ``READY_ENDPOINT_FAILING``) while a Running pod that is
     not Ready answers ``health_path`` 200 but ``ready_path`` otherwise; the message carries ``ready_path``'s body."""

@@ -39,7 +39,9 @@ def describe_latency(summary: LatencySummary) -> str:
     if summary.failed:
         p95 = "no answer" if math.isinf(summary.p95) else seconds(summary.p95)
         relation = "<=" if summary.p95 <= summary.limit else ">"
-        stopped = f"stopped early after {summary.n} of {summary.planned}, " if summary.stopped_early else f"N={summary.n}, "
+        stopped = f"N={summary.n}, "
+        if summary.stopped_early:
+            stopped = f"stopped early after {summary.n} of {summary.planned}, "
         answered = summary.n - summary.failed
         return (
             f"p95 {p95} {relation} {seconds(summary.limit)} ({stopped}{summary.failed} without an answer: "

@@ -293,7 +293,8 @@ def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
         problems.append(Problem(
             "access_mode",
             f"access_mode is 'service-proxy' but api_key_secret_name is {_shown(api_key)}; allowed: 'port-forward' "
-            "or 'direct' with an API key (through the API server's proxy, Authorization authenticates to the API server)",
+            "or 'direct' with an API key (through the API server's proxy, Authorization authenticates to the API "
+            "server)",
         ))
     return problems
 

@@ -102,10 +102,12 @@ def _pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod:
     core = client.CoreV1Api(api_client)
     service = pod_json = None
     with contextlib.suppress(ApiException, ValueError):
-        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False, _request_timeout=30)
+        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False,
+                                           _request_timeout=30)
         service = json.loads(raw.data)
     with contextlib.suppress(ApiException, ValueError):
-        pod_json = json.loads(core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30).data)
+        raw = core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30)
+        pod_json = json.loads(raw.data)
     return resolve_container_port(service, pod_json, settings.service_port)
 
 
@@ -132,7 +134,8 @@ def readiness_prober(settings: VerificationSettings, api_client: client.ApiClien
         if settings.access_mode == "direct":
             endpoint_cm = direct_endpoint(settings.direct_url)
         else:
-            endpoint_cm = port_forward_endpoint(api_client, settings.namespace, pod, _pod_port(settings, api_client, pod))
+            port = _pod_port(settings, api_client, pod)
+            endpoint_cm = port_forward_endpoint(api_client, settings.namespace, pod, port)
         with endpoint_cm as endpoint:
             return probe_readiness(endpoint.client, settings.health_path, settings.ready_path, timeout)
 
@@ -167,7 +170,8 @@ def verify_deployment(
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
-            graces={IMAGE_PULL: settings.image_pull_grace_seconds, READY_ENDPOINT_FAILING: settings.ready_grace_seconds},
+            graces={IMAGE_PULL: settings.image_pull_grace_seconds,
+                    READY_ENDPOINT_FAILING: settings.ready_grace_seconds},
             prober=readiness_prober(settings, api_client),
             health_path=settings.health_path,
             ready_path=settings.ready_path,

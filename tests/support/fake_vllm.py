@@ -11,7 +11,8 @@ answer 503 until loaded.
 Scripting (in-process): ``server.script.push("/v1/chat/completions", Reply(status=500), Reply(latency=4))``
 queues answers for the next requests to a path; ``Reply(reset=True)`` closes the connection with a TCP
 reset instead of answering; ``Reply(content="")`` returns an empty completion. ``reset_rate`` resets that
-share of completions after reading the request, evenly spaced (0.1: the 10th, 20th, ... completion request). Every request is recorded
+share of completions after reading the request, evenly spaced (0.1: the 10th, 20th, ... completion request);
+``ready_status``/``ready_body`` make ``/ready`` answer that status and body even once loaded. Every request is recorded
 in ``server.requests`` (path, JSON body, client port, so keep-alive reuse can be checked).
 
 CLI (also the local cluster's vLLM simulator)::

@@ -222,8 +222,9 @@ def test_a_server_that_resets_10_percent_of_completions_fails_and_the_table_says
     assert server.resets == 2 and len(server.requests_to(CHAT)) == 20  # the 10th and 20th: none retried
     assert completions.status == FAILED and latency.status == FAILED
     assert "2 of 20 samples without an answer" in completions.observed
-    assert latency.observed.startswith("p95 no answer > 3.00s (N=20, 2 without an answer: connection dropped after "
-                                       "the request was sent, counted as over the limit; 0 of 18 answered over the limit")
+    assert latency.observed.startswith(
+        "p95 no answer > 3.00s (N=20, 2 without an answer: connection dropped after the request was sent, counted as "
+        "over the limit; 0 of 18 answered over the limit")
     assert "RemoteProtocolError" in completions.observed or "ReadError" in completions.observed
 
 

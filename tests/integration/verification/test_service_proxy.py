@@ -107,12 +107,14 @@ def test_api_server_503_while_dialling_is_retried_and_vllms_own_503_is_measured_
     assert health.status == PASSED  # after two "could not measure" retries
     assert FlakyProxy.seen[:3] == ["/api/v1/namespaces/system/services/llama:8000/proxy/health"] * 3
     assert sum("could not measure (API server proxy: HTTP 503: no endpoints available" in line for line in lines) == 2
-    assert ready.status == FAILED and ready.observed == 'HTTP 503: {"status": "not ready", "reason": "/v1/models lists no model"}'
+    assert ready.status == FAILED
+    assert ready.observed == 'HTTP 503: {"status": "not ready", "reason": "/v1/models lists no model"}'
 
 
 def test_api_server_proxy_error_is_recognised_by_its_status_body():
     status = httpx.Response(502, json={"kind": "Status", "message": "error trying to reach service: dial tcp: refused"})
-    assert api_server_proxy_error(status) == "API server proxy: HTTP 502: error trying to reach service: dial tcp: refused"
+    expected = "API server proxy: HTTP 502: error trying to reach service: dial tcp: refused"
+    assert api_server_proxy_error(status) == expected
     assert api_server_proxy_error(httpx.Response(503, json={"status": "not ready"})) is None  # vLLM's own
     assert api_server_proxy_error(httpx.Response(503, text="upstream")) is None
     assert api_server_proxy_error(httpx.Response(500, json={"kind": "Status"})) is None

@@ -59,7 +59,8 @@ def test_becomes_ready_as_soon_as_the_pod_is_ready():
 
 def test_definitive_failure_stops_at_once_with_a_diagnosis():
     clock = Clock()
-    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")]), (3, [waiting_pod("p", "CrashLoopBackOff")])])
+    timeline = [(0, [waiting_pod("p", "ContainerCreating")]), (3, [waiting_pod("p", "CrashLoopBackOff")])]
+    cluster = ScriptedCluster(clock, timeline)
     result, _ = run(cluster, clock)
     assert result.assessment.state == "fatal" and clock.now == 3
     assert result.diagnosis == "diagnosis of p" and result.outcome == "failed after 3s"

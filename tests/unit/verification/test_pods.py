@@ -170,7 +170,8 @@ def test_terminal_pod_while_its_replacement_loads_is_waiting():
 
 
 def test_pods_that_keep_failing_are_fatal():
-    rejected = [pod(f"p{i}", phase="Failed", ready=False, reason="UnexpectedAdmissionError", message="x") for i in range(3)]
+    rejected = [pod(f"p{i}", phase="Failed", ready=False, reason="UnexpectedAdmissionError", message="x")
+                for i in range(3)]
     assessment = assess(snapshot(*rejected, waiting_pod("p3", "ContainerCreating")))
     assert assessment.state == FATAL and assessment.signal == "PodsKeepFailing" and "keep failing" in assessment.message
 
@@ -240,7 +241,8 @@ def test_pull_errors_that_retrying_cannot_fix_are_fatal_at_once(message):
     assert is_permanent_pull_error(message)
     verdict = assess_pod(waiting_pod("a", "ErrImagePull", message=message))
     assert verdict.signal == "ErrImagePull"
-    assert SignalTracker(20, {IMAGE_PULL: 300}).settle(assess(snapshot(waiting_pod("a", "ErrImagePull", message=message))), 0).state == FATAL
+    assessment = assess(snapshot(waiting_pod("a", "ErrImagePull", message=message)))
+    assert SignalTracker(20, {IMAGE_PULL: 300}).settle(assessment, 0).state == FATAL
 
 
 def test_alternating_pull_errors_share_one_configurable_grace_period():
