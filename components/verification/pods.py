@@ -177,7 +177,7 @@ def current_revision_pods(snapshot: RolloutSnapshot) -> tuple[int, list[Mapping[
         return 0, [], NO_DEPLOYMENT
     desired, pods, notes = 0, [], []
     for deployment in snapshot.deployments:
-        meta, spec, status = _meta(deployment), deployment.get("spec") or {}, deployment.get("status") or {}
+        meta, spec = _meta(deployment), deployment.get("spec") or {}
         desired += int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         if not _generation_observed(deployment):
             notes.append(f"Deployment {meta.get('name')}: controller has not observed generation {meta.get('generation')} yet")

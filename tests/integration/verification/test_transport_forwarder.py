@@ -14,7 +14,6 @@ import httpx
 from components.verification.checks import ERROR, PASSED, SKIPPED
 from components.verification.http_checks import run_http_checks
 from components.verification.transport import LocalForwarder, direct_endpoint
-
 from tests.support.fake_vllm import Reply
 
 from .conftest import plan
