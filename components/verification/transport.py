@@ -42,6 +42,10 @@ __all__ = [
 CHUNK = 65536
 # The API server refused the port-forward for good: unauthenticated, forbidden (RBAC), pod not found.
 _HANDSHAKE_REFUSED = re.compile(r"Handshake status (401|403|404)\b")
+# The kubelet's port-forward error when it could not connect to the pod's port ("failed to connect to
+# localhost:8000 inside namespace ...: dial tcp4 127.0.0.1:8000: connect: connection refused"): the request never
+# reached vLLM. A reset of an established connection ("connection reset by peer") is not a dial error.
+_DIAL_ERROR = re.compile(r"\bdial\b|failed to connect|connection refused", re.IGNORECASE)
 
 
 @dataclass
@@ -143,9 +147,9 @@ class LocalForwarder:
         finally:
             error = self._describe_error(remote)
             if error:
-                self.last_error = f"port-forward error: {error}"
-                if not answered:  # the kubelet could not connect to the pod's port: nothing was measured
+                if not answered and _DIAL_ERROR.search(error):  # the kubelet could not connect: nothing measured
                     self.dial_failures += 1
+                self.last_error = f"port-forward error: {error}"
             for sock in (local, remote):
                 with contextlib.suppress(OSError):
                     sock.close()

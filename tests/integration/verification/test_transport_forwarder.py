@@ -133,3 +133,46 @@ def test_only_dial_failures_make_the_run_an_error(fake_vllm):
     assert [r.status for r in outcome.results] == [ERROR, SKIPPED, SKIPPED, SKIPPED]
     assert "port-forward failed: Handshake status 502 Bad Gateway" in outcome.results[0].observed
     assert not forwarder.hopeless
+
+
+class StreamWithError:
+    """A forwarded stream that the remote end closes at once, reporting ``error`` as the kubelet would."""
+
+    def __init__(self, error: str):
+        self.error = error
+        self._a, self._b = socket.socketpair()
+        self._b.close()  # EOF at once: nothing answered
+
+    def fileno(self):
+        return self._a.fileno()
+
+    def recv(self, size):
+        return self._a.recv(size)
+
+    def sendall(self, data):
+        try:
+            self._a.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self._a.close()
+
+
+def test_kubelet_dial_error_is_a_dial_failure_but_a_reset_is_not():
+    errors = iter([
+        "error forwarding port 8000 to pod p, uid : failed to connect to localhost:8000 inside namespace x, IPv4: "
+        "dial tcp4 127.0.0.1:8000: connect: connection refused",
+        "error copying from remote stream to local connection: readfrom tcp4 127.0.0.1:8000: connection reset by peer",
+    ])
+    forwarder = LocalForwarder(lambda: StreamWithError(next(errors)), describe_error=lambda remote: remote.error)
+    with forwarder:
+        for expected in (1, 1):
+            with socket.create_connection(("127.0.0.1", forwarder.port), timeout=5) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert sock.recv(10) == b""  # closed without an answer
+            deadline = time.monotonic() + 5
+            while "port-forward error" not in (forwarder.last_error or "") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert forwarder.dial_failures == expected
+            forwarder.last_error = None
