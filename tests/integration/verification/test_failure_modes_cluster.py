@@ -162,8 +162,9 @@ def test_alternating_pull_errors_are_one_transient_condition_with_the_configured
     assert not report.passed
     ready = report.results[1]
     assert ready.status == "failed" and ("ErrImagePull" in ready.observed or "ImagePullBackOff" in ready.observed)
-    assert elapsed >= 20, "one grace period for the whole alternation: not fatal on the first ImagePullBackOff"
-    assert any("fatal if it persists" in line for line in lines)
+    # one grace period for the whole alternation: ImagePullBackOff was seen, and not fatal at once
+    assert any("ImagePullBackOff" in line and "fatal if it persists" in line for line in lines), lines
+    assert "failed after" in ready.observed
 
 
 def test_a_registry_outage_shorter_than_the_grace_passes(cluster, api, namespace):
@@ -193,11 +194,11 @@ def test_a_pull_error_that_retrying_cannot_fix_fails_at_once(cluster, api, names
     message = ('failed to pull and unpack image "docker.io/vllm/vllm-openai:v0.99.0": failed to resolve reference '
                '"docker.io/vllm/vllm-openai:v0.99.0": docker.io/vllm/vllm-openai:v0.99.0: not found')
     kube.patch_pod_status(api, namespace, pod, pull_status("ErrImagePull", message))
-    report, _ = verify(cluster, namespace, "llama-pull-404")  # default grace (120 s) does not apply
+    report, lines = verify(cluster, namespace, "llama-pull-404")  # the default grace (120 s) does not apply
     elapsed = time.monotonic() - started
     print(f"\nmeasured: ErrImagePull 'not found' -> failed verification in {elapsed:.1f}s")
     assert not report.passed and message in report.results[1].observed
-    assert elapsed < 60
+    assert not any("fatal if it persists" in line for line in lines), "fatal at once, without a grace period"
 
 
 # --- point 4: /health 200 but /ready 503 -----------------------------------------------------------------------
@@ -218,7 +219,8 @@ def test_health_200_but_ready_503_fails_after_the_ready_grace_with_the_ready_bod
     assert ready.status == "failed"
     assert (f'{pod}: GET /health 200 but GET /ready 503: {{"status": "not ready", "reason": "/v1/models lists no '
             'model"}') in ready.observed
-    assert 15 <= elapsed < 120, "the ready grace, not the 600 s loading budget"
+    assert "failed after" in ready.observed and "timed out" not in ready.observed  # not the 600 s loading budget
+    assert any("GET /ready 503" in line and "fatal if it persists" in line for line in lines), lines
 
 
 # --- point 7: service-proxy through the real API server ---------------------------------------------------------
