@@ -131,7 +131,11 @@ class _Unreachable(Exception):
 
 
 class _DialFailed(Exception):
-    """The transport could not reach the server for this request (could not measure): retried."""
+    """The transport could not reach the server for this request (could not measure): retried unless ``final``."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final  # e.g. the API server's proxy says the Service does not exist: retrying cannot help
 
 
 def body_start(response: httpx.Response, limit: int = BODY_START_CHARS) -> str:
@@ -198,8 +202,8 @@ class _Requester:
                 raise
             seconds = time.perf_counter() - started
             proxied = self.proxy_error(response)
-            if proxied:
-                raise _DialFailed(proxied)
+            if proxied:  # the proxy answered, not vLLM: 502/503 while dialling is retried, anything else is final
+                raise _DialFailed(proxied, final=response.status_code not in (502, 503))
             return response, seconds
 
         def announce(details: dict[str, Any]) -> None:
@@ -218,7 +222,7 @@ class _Requester:
             max_value=5,
             jitter=backoff.full_jitter,
             on_backoff=announce,
-            giveup=lambda _exc: self.hopeless(),
+            giveup=lambda exc: self.hopeless() or getattr(exc, "final", False),
             logger=None,
         )(attempt)
         started = time.monotonic()

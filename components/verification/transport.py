@@ -158,12 +158,13 @@ class LocalForwarder:
 
 
 def api_server_proxy_error(response: httpx.Response) -> str | None:
-    """The API server's own answer when its service proxy could not reach vLLM (could not measure), else None.
+    """The API server's own answer when its service proxy could not reach vLLM (not a measurement), else None.
 
-    A 502/503 whose body is a Kubernetes ``Status`` ("error trying to reach service", "no endpoints available
-    for service") was written by the API server; vLLM's own 503 (e.g. ``/ready``) never is a Status.
+    An error whose body is a Kubernetes ``Status`` was written by the API server: 502/503 while dialling ("error
+    trying to reach service", "no endpoints available for service"), 404 (no such Service), 403 (RBAC). vLLM's
+    own errors (e.g. ``/ready``'s 503, a 404 for an unknown model) never are a Status.
     """
-    if response.status_code not in (502, 503):
+    if response.status_code < 400:
         return None
     try:
         body = response.json()

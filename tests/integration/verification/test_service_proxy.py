@@ -117,4 +117,6 @@ def test_api_server_proxy_error_is_recognised_by_its_status_body():
     assert api_server_proxy_error(status) == expected
     assert api_server_proxy_error(httpx.Response(503, json={"status": "not ready"})) is None  # vLLM's own
     assert api_server_proxy_error(httpx.Response(503, text="upstream")) is None
-    assert api_server_proxy_error(httpx.Response(500, json={"kind": "Status"})) is None
+    assert api_server_proxy_error(httpx.Response(200, json={"kind": "Status"})) is None
+    not_found = httpx.Response(404, json={"kind": "Status", "message": 'services "llama" not found'})
+    assert api_server_proxy_error(not_found) == 'API server proxy: HTTP 404: services "llama" not found'
