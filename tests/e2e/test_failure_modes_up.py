@@ -115,3 +115,16 @@ def alternate(kube, namespace: str, pod: str, stop: threading.Event, period: flo
             stop.wait(period)
 
     threading.Thread(target=run, daemon=True).start()
+
+
+def test_preview_warns_about_few_samples_and_refuses_a_memory_without_unit(deployed_project):
+    few = deployed_project(verification={"samples": 10})
+    previewed = few.preview()
+    assert previewed.ok, previewed.output
+    assert "vllm-deploy:verification.samples: 10: with N <= 19 samples the nearest-rank p95 is the maximum" \
+        in " ".join(previewed.output.split()), previewed.output
+    bytes_only = deployed_project(resources={"limits": {"nvidia.com/gpu": 1, "memory": 32, "cpu": "8"}})
+    refused = bytes_only.preview()
+    assert not refused.ok
+    assert "vllm-deploy:resources.limits.memory: 32 is not valid; a bare number is bytes" in refused.output
+    assert "did you mean 32Gi?" in refused.output
