@@ -82,7 +82,7 @@ def test_health_200_ready_503_fails_up_after_the_default_ready_grace_with_the_re
     print(f"\nmeasured: /health 200 + /ready 503 -> `pulumi up` failed after {elapsed:.1f}s "
           f"(readyGraceSeconds default {READY_GRACE_SECONDS:g}s; loading budget 1200s)")
     assert not failed.ok
-    assert f'GET /health 200 but GET /ready 503: {{"status": "not ready", "reason": "/v1/models lists no model"}}' \
+    assert 'GET /health 200 but GET /ready 503: {"status": "not ready", "reason": "/v1/models lists no model"}' \
         in failed.output, failed.output
 
 
