@@ -115,6 +115,7 @@ def main(argv: list[str]) -> int:
         return pulumi.Output.all(
             release_name=model.release_name, namespace=model.namespace, revision=model.revision,
             endpoint=model.endpoint, verification=model.verification, gpu_wait=model.gpu_wait,
+            deployed=model.deployed,
         ).apply(outputs.update)
 
     try:

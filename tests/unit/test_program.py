@@ -123,3 +123,26 @@ def test_invalid_config_fails_before_any_resource_is_registered():
     assert "vllm-deploy:model.size: 'huge' is not valid" in result["error"]
     assert "vllm-deploy:image.tag: 'latest' is not valid" in result["error"]
     assert result["registrations"] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployed_output_records_model_version_resources_and_arguments(stack):
+    """The workflow's "Document configuration" step: model path and version, resources, custom arguments."""
+    from components.deployed import chart_digest
+
+    config = validate_config(stack_config(stack))
+    deployed = program(stack)["outputs"]["deployed"]
+    assert deployed["environment"] == config.environment
+    assert deployed["model"] == {"path": config.model.path, "size": config.model.size,
+                                 "served_model_name": config.model.served_model_name}
+    assert deployed["image"] == {"repository": "vllm/vllm-openai", "tag": config.image.tag,
+                                 "reference": f"vllm/vllm-openai:{config.image.tag}"}
+    assert deployed["chart"]["name"] == "vllm-deployment" and deployed["chart"]["version"] == "0.1.0"
+    assert deployed["chart"]["revision"] == 1
+    assert deployed["chart"]["digest"] == chart_digest(ROOT / "charts" / "vllm-deployment")
+    assert deployed["resources"]["limits"] == {"nvidia.com/gpu": config.resources.gpus,
+                                               "memory": config.resources.memory_limit,
+                                               "cpu": config.resources.cpu_limit}
+    assert deployed["resources"]["replicas"] == config.release.replicas
+    assert deployed["vllm_args"]["tensor_parallel_size"] == config.model.tensor_parallel_size
+    assert deployed["vllm_args"]["extra_args"] == list(config.model.extra_args)
