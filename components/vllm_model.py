@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components.chart_values import chart_values
 from components.config import GPU_RESOURCE, DeploymentConfig
 from components.deployed import chart_digest, deployed_record
+from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
@@ -119,6 +120,15 @@ class VllmModel(pulumi.ComponentResource):
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
             ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
+
+        # helm.v3.Release's refresh reads only Helm's record: this child makes `preview --refresh` see hand edits.
+        self.drift_check = ReleaseDrift(
+            f"{name}-drift",
+            ReleaseDriftArgs(kubeconfig=kubeconfig, context=context, namespace=self.release.namespace,
+                             release_name=self.release.name,
+                             revision=self.release.status.apply(lambda status: status.revision)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
