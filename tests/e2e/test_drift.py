@@ -5,6 +5,7 @@ edit is undone)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -37,6 +38,17 @@ def kubectl_edit(cluster, namespace: str, name: str, sed_expression: str) -> Non
     assert "edited" in result.stdout, result.stdout  # kubectl says "... edited" only when something changed
 
 
+def assert_kubeconfig_stays_secret_in_state(project) -> None:
+    """The refresh wrote ReleaseDrift's outputs back: the kubeconfig it keeps for `read` is still a secret."""
+    exported = project.run("stack", "export")
+    assert exported.ok, exported.output
+    [drift] = [r for r in json.loads(exported.output)["deployment"]["resources"]
+               if r["type"] == "pulumi-python:dynamic/vllm:ReleaseDrift"]
+    secret = drift["outputs"]["kubeconfig"]
+    assert isinstance(secret, dict) and "ciphertext" in secret, secret
+    assert drift["outputs"]["drift"], drift["outputs"]  # the refreshed drift is recorded
+
+
 def test_drift_check_fails_with_the_diff_after_kubectl_edit_and_passes_without_drift(deployed_project, cluster,
                                                                                     tmp_path):
     project = deployed_project()
@@ -64,6 +76,7 @@ def test_drift_check_fails_with_the_diff_after_kubectl_edit_and_passes_without_d
     assert not refused.ok
     assert "was changed outside Pulumi" in refused.output and expected in refused.output
     assert f"helm rollback {project.release} -n {project.namespace}" in refused.output
+    assert_kubeconfig_stays_secret_in_state(project)
 
     kubectl_edit(cluster, project.namespace, project.release,
                  f"s#image: vllm/vllm-openai:hand-edited#image: vllm/vllm-openai:{tag}#")
