@@ -1,8 +1,9 @@
-"""ReleaseDrift's provider logic that needs no cluster: check, diff and the failure message."""
+"""ReleaseDrift's provider logic that needs no cluster: check, diff and the failure message (its inputs as the
+program registers them: tests/unit/test_program.py; read/create on a real cluster: tests/e2e/test_drift.py)."""
 
 from __future__ import annotations
 
-from components.drift.resource import PROVIDER_VERSION, ReleaseDriftArgs, ReleaseDriftProvider, drift_message
+from components.drift.resource import PROVIDER_VERSION, ReleaseDriftProvider, drift_message
 from components.unknowns import UNKNOWN
 
 OLDS = {"kubeconfig": "/k", "context": "c", "namespace": "system", "release_name": "llama", "revision": 2,
@@ -45,7 +46,3 @@ def test_failure_message_lists_every_difference_and_the_remedy():
     assert "  - Deployment system/llama: spec.replicas is 3, the release sets 1" in text
     assert "helm rollback llama -n system" in text
 
-
-def test_args_declare_no_drift_and_the_provider_version():
-    inputs = ReleaseDriftArgs(namespace="system", release_name="llama", revision=1).to_inputs()
-    assert inputs["drift"] == [] and inputs["provider_version"] == PROVIDER_VERSION
