@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 __all__ = ["DRIFT_FLAGS", "NO_CHANGES_EXPECTED", "classify", "drift_command", "summary_markdown", "main"]
 
-DRIFT_FLAGS = ("--refresh", "--expect-no-changes", "--diff")
-NO_CHANGES_EXPECTED = "no changes were expected but changes were proposed"
-"""What the CLI prints when --expect-no-changes trips."""
+DRIFT_FLAGS = ("--refresh", "--expect-no-changes", "--diff", "--show-full-output")  # full: no truncated diff lines
+NO_CHANGES_EXPECTED = "no changes were expected"
+"""What the CLI prints when --expect-no-changes trips (3.274: "... for preview but changes were proposed")."""
 
 SUMMARY_LIMIT = 60_000
 """Characters of preview output put into the job summary (GitHub allows 1 MiB per step)."""

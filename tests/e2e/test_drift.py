@@ -38,12 +38,23 @@ def kubectl_edit(cluster, namespace: str, name: str, sed_expression: str) -> Non
     assert "edited" in result.stdout, result.stdout  # kubectl says "... edited" only when something changed
 
 
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+DRIFT_TYPE = "pulumi-python:dynamic/vllm:ReleaseDrift"
+
+
+def urn_of(project, type_: str) -> str:
+    exported = project.run("stack", "export")
+    assert exported.ok, exported.output
+    [urn] = [r["urn"] for r in json.loads(exported.output)["deployment"]["resources"] if r["type"] == type_]
+    return urn
+
+
 def assert_kubeconfig_stays_secret_in_state(project) -> None:
     """The refresh wrote ReleaseDrift's outputs back: the kubeconfig it keeps for `read` is still a secret."""
     exported = project.run("stack", "export")
     assert exported.ok, exported.output
     [drift] = [r for r in json.loads(exported.output)["deployment"]["resources"]
-               if r["type"] == "pulumi-python:dynamic/vllm:ReleaseDrift"]
+               if r["type"] == DRIFT_TYPE]
     secret = drift["outputs"]["kubeconfig"]
     assert isinstance(secret, dict) and "ciphertext" in secret, secret
     assert drift["outputs"]["drift"], drift["outputs"]  # the refreshed drift is recorded
@@ -62,7 +73,15 @@ def test_drift_check_fails_with_the_diff_after_kubectl_edit_and_passes_without_d
 
     kubectl_edit(cluster, project.namespace, project.release,
                  f"s#image: vllm/vllm-openai:{tag}#image: vllm/vllm-openai:hand-edited#")
+    # Why ReleaseDrift exists: helm.v3.Release's refresh reads only Helm's release record, so on its own it misses
+    # the edit (if a provider upgrade ever makes this fail, the Release sees drift itself).
+    release_only = project.preview("--refresh", "--expect-no-changes", "--target", urn_of(project, RELEASE_TYPE))
+    assert release_only.ok, release_only.output
+    drift_only = project.preview("--refresh", "--expect-no-changes", "--target", urn_of(project, DRIFT_TYPE))
+    assert not drift_only.ok, drift_only.output  # the same targeted refresh does read: control for the line above
+
     drifted = drift_check(project, tmp_path / "summary-2.md")
+    print(drifted.stdout)
     assert drifted.returncode == 1, drifted.stdout
     assert "drift check of stack e2e: drift" in drifted.stdout
     expected = (f"Deployment {project.namespace}/{project.release}: spec.template.spec.containers[vllm].image is "
