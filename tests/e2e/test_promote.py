@@ -4,6 +4,7 @@ The target's stack file is not modified, and a chart that differs from the deplo
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -38,12 +39,12 @@ def test_promote_previews_the_target_with_the_sources_verified_image(deployed_pr
 
     result = promote(project, "e2e", "target")
     assert result.returncode == 0, result.stdout
-    assert "vllm-deploy:image: vllm/vllm-openai:v0.10.2 -> vllm/vllm-openai:v0.11.0 (from e2e, verified" \
-        in result.stdout
-    assert "--config-file" in result.stdout and "--policy-pack-config policies/config/development.json" \
-        in result.stdout
-    assert 'tag             : "v0.11.0"' in result.stdout or '"v0.11.0"' in result.stdout, result.stdout
-    assert '"v0.10.2"' not in result.stdout
+    plan, _, preview = result.stdout.partition("$ pulumi preview --stack target --config-file ")
+    assert "vllm-deploy:image: vllm/vllm-openai:v0.10.2 -> vllm/vllm-openai:v0.11.0 (from e2e, verified" in plan
+    assert "--policy-pack policies --policy-pack-config policies/config/development.json" in preview
+    assert re.search(r'tag\s*: "v0\.11\.0"', preview), preview  # the Helm values carry the source's image
+    assert "v0.10.2" not in preview
+    assert re.search(r"\+ \d+ to create", preview) and "Policy Packs run:" in preview
     assert stack_file.read_text() == committed  # the target's stack file is untouched
 
     # A checkout whose chart differs from what the source deployed is refused before any preview.
