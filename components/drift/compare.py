@@ -58,7 +58,12 @@ def _same_scalar(declared: Any, live: Any) -> bool:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == {} or value == []
+    """A value the API server may drop (Go ``omitempty``): null, false, zero, empty string/list/map."""
+    if value is None or isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, (str, list, Mapping)) and not value
 
 
 def _named(items: Sequence[Any]) -> bool:

@@ -101,3 +101,9 @@ def test_type_changes_and_booleans_compare_strictly():
     assert differences({"a": True}, {"a": "true"}, "") == ["a is 'true', the release sets True"]
     assert differences({"a": {"b": 1}}, {"a": "x"}, "") == ["a is 'x', the release sets {\"b\": 1}"]
     assert differences({"a": None, "b": {}}, {}, "") == []
+
+
+def test_zero_values_the_api_server_omits_are_not_drift():
+    declared = {"env": [{"name": "EMPTY", "value": ""}], "hostNetwork": False, "priority": 0}
+    assert differences(declared, {"env": [{"name": "EMPTY"}]}, "spec") == []
+    assert differences({"replicas": 1}, {}, "spec") == ["spec.replicas was removed (the release sets 1)"]
