@@ -4,12 +4,14 @@ Every field the manifest sets must hold the same value in the live object; field
 add (defaults, status, managedFields, extra annotations such as ``kubectl rollout restart``'s) are not drift.
 Lists of named items (containers, env, ports, volumes) are matched by name, and a named item present only in
 the live object is drift (a sidecar added by hand). Quantities compare by value (``8`` = ``8000m``). Values of
-a Secret's ``data``/``stringData`` are never put into a message.
+a Secret's ``data``/``stringData`` and of env vars named like credentials (``*TOKEN*``, ``*KEY*``...) are
+never put into a message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +25,7 @@ ObjectKey = tuple[str, str, str, str]
 _SKIPPED_TOP_LEVEL = ("apiVersion", "kind", "metadata", "status")
 _COMPARED_METADATA = ("labels", "annotations")
 _SECRET_KINDS = ("Secret",)
+_SENSITIVE_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 
 
 def object_key(obj: Mapping[str, Any], default_namespace: str) -> ObjectKey:
@@ -66,6 +69,11 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, (str, list, Mapping)) and not value
 
 
+def _sensitive_env(path: str, name: str) -> bool:
+    """An env var whose name suggests a credential: its values never go into a message."""
+    return path.endswith(".env") and bool(_SENSITIVE_NAME.search(name))
+
+
 def _named(items: Sequence[Any]) -> bool:
     return bool(items) and all(isinstance(i, Mapping) and isinstance(i.get("name"), str) for i in items)
 
@@ -97,7 +105,8 @@ def differences(declared: Any, live: Any, path: str, *, hidden: bool = False) ->
                 if item["name"] not in live_by_name:
                     found.append(f"{child} was removed")
                 else:
-                    found += differences(item, live_by_name[item["name"]], child, hidden=hidden)
+                    found += differences(item, live_by_name[item["name"]], child,
+                                         hidden=hidden or _sensitive_env(path, item["name"]))
             declared_names = {item["name"] for item in declared}
             found += [f"{path}[{item['name']}] was added by hand" for item in live
                       if item["name"] not in declared_names]

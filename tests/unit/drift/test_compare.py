@@ -86,6 +86,14 @@ def test_secret_values_never_appear_in_messages():
     assert "c2VjcmV0" not in line and "b3RoZXI=" not in line
 
 
+def test_env_values_named_like_credentials_are_hidden():
+    declared = {"env": [{"name": "HF_TOKEN", "value": "hf_declared"}, {"name": "HF_HOME", "value": "/cache"}]}
+    live = {"env": [{"name": "HF_TOKEN", "value": "hf_live"}, {"name": "HF_HOME", "value": "/tmp"}]}
+    lines = differences(declared, live, "spec.containers[vllm]")
+    assert lines == ["spec.containers[vllm].env[HF_TOKEN].value is (value hidden), the release sets (value hidden)",
+                     "spec.containers[vllm].env[HF_HOME].value is '/tmp', the release sets '/cache'"]
+
+
 def test_release_drift_names_each_object_and_a_deleted_one():
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "llama"}, "spec": {"ports": [
         {"name": "http", "port": 8000}]}}
