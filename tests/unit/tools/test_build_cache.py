@@ -6,6 +6,7 @@ a private binary cache; Go's module and build caches are the user's (VLLM_DEPLOY
 so the build is a relink of actionlint, the smallest tool.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -66,7 +67,8 @@ def test_second_checkout_links_the_cached_binary(tmp_path, cache):
         installed = root / ".tools" / "bin" / TOOL
         assert installed.samefile(cached)
         assert (root / ".tools" / "keys" / TOOL).read_text().strip() == key
-    assert f"{TOOL}  " in (cache / "bin" / TOOL / key / "MANIFEST").read_text()
+    digest = hashlib.sha256(cached.read_bytes()).hexdigest()
+    assert f"{digest}  {TOOL}\n" in (cache / "bin" / TOOL / key / "MANIFEST").read_text()
     version = subprocess.run([str(second / ".tools" / "bin" / TOOL), "-version"], capture_output=True, text=True)
     assert version.returncode == 0 and "1.7" in version.stdout
     # Nothing half-written is left next to the binaries or in the cache.
