@@ -41,13 +41,17 @@ Path_ = tuple[str, ...]
 _KEY = re.compile(r"^(?P<indent> *)(?P<key>\"[^\"]+\"|'[^']+'|[^\s#'\"-][^:#]*?):(?:\s|$)")
 _LIST_ITEM = re.compile(r"^(?P<indent> *)- ")
 _COMMENT = re.compile(r"^ *#(?: (?P<text>.*))?$")
+# helm-docs' own pattern for the first line of a description: "# <key> -- <text>". Its greedy <key> runs up to the
+# LAST " --" on the line, so "# -- uses --flag" documents a key named "-- uses" (and not the value below it).
+_HELM_DOCS_LINE = re.compile(r"^\s*#\s*(.*)\s+--\s*(.*)$")
 
 
 def value_comments(text: str) -> tuple[dict[Path_, str], dict[Path_, str]]:
     """(descriptions, section notes) of values.yaml, keyed by key path.
 
-    Descriptions come from ``# --`` blocks (only the last one directly above a key counts, as in helm-docs);
-    notes from plain comment blocks directly above a key. A blank line detaches a comment from the key below.
+    Descriptions come from ``# --`` blocks (only the last one directly above a key counts, as in helm-docs, and
+    not one whose first line holds another " --"); notes from plain comment blocks directly above a key. A blank
+    line detaches a comment from the key below.
     """
     descriptions: dict[Path_, str] = {}
     notes: dict[Path_, str] = {}
@@ -84,7 +88,9 @@ def value_comments(text: str) -> tuple[dict[Path_, str], dict[Path_, str]]:
         starts = [i for i, entry in enumerate(block) if entry == "--" or entry.startswith("-- ")]
         if starts:
             first, *rest = block[starts[-1]:]
-            descriptions[path] = " ".join([first[2:].strip(), *(entry.strip() for entry in rest)]).strip()
+            named = _HELM_DOCS_LINE.match(f"# {first}")
+            if named and not named.group(1):
+                descriptions[path] = " ".join([first[2:].strip(), *(entry.strip() for entry in rest)]).strip()
         elif block:
             notes[path] = " ".join(entry.strip() for entry in block).strip()
         block = []

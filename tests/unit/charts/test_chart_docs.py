@@ -39,7 +39,9 @@ def test_readme_is_what_helm_docs_renders():
     """README.md is generated; run `python tools/chart_docs.py` after editing values.yaml or README.md.gotmpl."""
     rendered = helm_docs_readme(require_tool("helm-docs"))
     assert (CHART / "README.md").read_text() == rendered
-    assert "| replicaCount | int | `1` |" in rendered
+    rows = [line for line in rendered.splitlines() if line.startswith("| ") and not line.startswith("| Key ")]
+    assert len(rows) > 50
+    assert [row for row in rows if row.endswith("|  |")] == []  # helm-docs found a description for every row
 
 
 def test_comment_parser_follows_helm_docs_conventions():
@@ -54,9 +56,12 @@ section:
   # two lines.
   leaf: a
   undocumented: b
+  # -- An earlier block, superseded.
   # An ignored plain line.
-  # -- Only the last '# --' block counts.
+  # -- Only the last block counts.
   "quoted.key": c
+  # -- Sets vLLM's --flag: helm-docs reads this as the description of a key named "-- Sets vLLM's".
+  flagged: d
 list:
   - name: x
     # -- Inside a list item: not a values key.
@@ -67,10 +72,11 @@ after: 2
     assert descriptions == {
         ("top",): "Top-level value.",
         ("section", "leaf"): "A leaf, described over two lines.",
-        ("section", "quoted.key"): "Only the last '# --' block counts.",
+        ("section", "quoted.key"): "Only the last block counts.",
     }
     assert notes == {("section",): "Plain note on a section."}
-    assert undocumented(yaml.safe_load(text), descriptions) == [("section", "undocumented"), ("list",), ("after",)]
+    assert undocumented(yaml.safe_load(text), descriptions) == [
+        ("section", "undocumented"), ("section", "flagged"), ("list",), ("after",)]
 
 
 def test_described_schema_takes_descriptions_then_notes_and_drops_stale_text():
