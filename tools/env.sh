@@ -40,6 +40,8 @@ export PULUMI_HOME="$VLLM_DEPLOY_ROOT/.state/pulumi-home"
 export PULUMI_BACKEND_URL="file://$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-dev-passphrase}"
 mkdir -p "$PULUMI_HOME" "$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
+# The pulumi-kubernetes provider built by tools/build, where the CLI looks for plugins (not on PATH).
+"$VLLM_DEPLOY_ROOT/tools/pulumi-plugins" "$PULUMI_HOME" || echo "tools/env.sh: could not install Pulumi plugins" >&2
 
 # Local cluster (tools/cluster up) kubeconfig, if it exists and none is set.
 if [ -z "${KUBECONFIG:-}" ] && [ -f "$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig" ]; then
