@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from components.extra_args import extra_args_problems, shown_arg
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import ENVIRONMENT_PROFILES, ENVIRONMENTS, MODEL_SIZES, SIZE_PRESETS
 from components.quantity import QuantityError, parse_quantity
@@ -457,6 +458,10 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
     else:
         secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
                                   allowed="expected the name of an existing Secret (never the token itself)")
+    extra_args = section.list_of_text("extraArgs", [])
+    for index, reason in extra_args_problems(extra_args):
+        shown = shown_arg(extra_args[index])
+        problems.items.append(f"{NAMESPACE}:model.extraArgs[{index}]: {shown} is not valid; {reason}")
     return ModelSettings(
         path=path,
         size=size,
@@ -466,7 +471,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         gpu_memory_utilization=section.number("gpuMemoryUtilization", 0.9, above=0, maximum=1),
         tensor_parallel_size=tensor_parallel,
         dtype=section.choice("dtype", _DTYPES, "auto"),
-        extra_args=section.list_of_text("extraArgs", []),
+        extra_args=extra_args,
         startup_budget_seconds=section.integer("startupBudgetSeconds", default_budget, minimum=60, maximum=6 * 3600),
         hf_token_secret_name=secret_name,
         hf_token_secret_key=secret.text("key", "token"),
