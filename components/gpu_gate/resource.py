@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
@@ -106,12 +107,14 @@ def _pass_gate(inputs: Mapping[str, Any]) -> dict:
     """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
+    install_engine_cancel_hook()  # Ctrl-C ends the wait (see components/cancellation.py)
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
                 need_from_inputs(inputs),
                 on_progress=pulumi.log.info,
+                cancellation=ENGINE_CANCELLATION,
                 **wait_settings_from_inputs(inputs),
             )
     except (GpuCapacityError, KubeAccessError) as exc:
@@ -128,6 +131,7 @@ class GpuCapacityGateProvider(ResourceProvider):
     """Stateless provider: validate in ``check``, wait in ``create``/``update``, nothing to delete."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        install_engine_cancel_hook()  # before any create/update starts waiting
         failures = [CheckFailure(key, f"{key} {reason}") for key, reason in input_problems(news)]
         return CheckResult(normalize_inputs(news), failures)
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from ..cancellation import Cancellation
 from .pods import (
     FATAL,
     READY,
@@ -62,7 +63,9 @@ class RolloutResult:
 class KubeRollout:
     """The release's Deployments, ReplicaSets and pods through the Kubernetes API (raw JSON dicts)."""
 
-    def __init__(self, api_client: client.ApiClient, namespace: str, release: str, request_timeout: float = 30.0):
+    def __init__(self, api_client: client.ApiClient, namespace: str, release: str, request_timeout: float = 30.0,
+                 cancellation: Cancellation | None = None):
+        self.cancellation = cancellation or Cancellation()
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.namespace = namespace
@@ -85,9 +88,10 @@ class KubeRollout:
         """Return on the next pod event after the last snapshot, or after ``timeout`` seconds at most."""
         deadline = time.monotonic() + timeout
         if timeout < 1 or not self._pods_version:
-            time.sleep(max(0.0, timeout))
+            self.cancellation.wait(timeout)
             return
         watcher = watch.Watch()
+        unsubscribe = self.cancellation.subscribe(watcher.stop)  # stop() unblocks the stream's read
         try:
             for _event in watcher.stream(
                 self.core.list_namespaced_pod,
@@ -101,10 +105,11 @@ class KubeRollout:
                 return
         except ApiException as exc:
             if exc.status != 410:  # 410 Gone: history compacted; the caller re-lists anyway
-                time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
+                self.cancellation.wait(min(2.0, deadline - time.monotonic()))
         except Exception:  # noqa: BLE001 - a broken watch falls back to a bounded re-list
-            time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
+            self.cancellation.wait(min(2.0, deadline - time.monotonic()))
         finally:
+            unsubscribe()
             watcher.stop()
 
     def diagnose(self, pod_name: str) -> str:
@@ -157,14 +162,21 @@ def wait_for_rollout(
     tick_seconds: float = 10.0,
     progress_interval_seconds: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
+    cancellation: Cancellation | None = None,
 ) -> RolloutResult:
-    """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out."""
+    """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
+
+    Raises ``OperationCancelled`` as soon as ``cancellation`` is set (the source's waits must wake up on it).
+    """
+    pause_for = cancellation.wait if cancellation else time.sleep
     started = clock()
     tracker = SignalTracker(grace_seconds)
     last_message, last_report = None, float("-inf")
     assessment = Assessment("waiting", 0, (), "not listed yet")
     api_error: str | None = None
     while True:
+        if cancellation:
+            cancellation.raise_if_cancelled(f"waiting for the release's pods ({assessment.message})")
         elapsed = clock() - started
         try:
             assessment = tracker.settle(assess(source.snapshot()), clock())
@@ -201,7 +213,7 @@ def wait_for_rollout(
         due = tracker.seconds_until_due(clock())
         pause = min(remaining, tick_seconds, due if due is not None else tick_seconds)
         if api_error:
-            time.sleep(max(0.0, min(pause, 2.0)))
+            pause_for(max(0.0, min(pause, 2.0)))
         else:
             source.wait_for_change(max(0.0, pause))
 

@@ -14,6 +14,7 @@ from typing import Any, ContextManager
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from ..cancellation import Cancellation
 from ..kube import KubeAccessError
 from .checks import ERROR, CheckResult, all_passed
 from .http_checks import HttpPlan, run_http_checks, skipped_http_checks
@@ -119,8 +120,13 @@ def verify_deployment(
     api_client_factory: Callable[[], client.ApiClient],
     progress: Progress = lambda _message: None,
     grace_seconds: float = 20.0,
+    cancellation: Cancellation | None = None,
 ) -> VerificationReport:
-    """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95."""
+    """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95.
+
+    Raises ``OperationCancelled`` when ``cancellation`` is set during the pod wait or before the HTTP checks.
+    """
+    cancellation = cancellation or Cancellation()
     started = time.monotonic()
     plan = HttpPlan.from_settings(settings)
 
@@ -138,10 +144,11 @@ def verify_deployment(
     with contextlib.closing(api_client):
         progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
         rollout = wait_for_rollout(
-            KubeRollout(api_client, settings.namespace, settings.release_name),
+            KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation),
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
+            cancellation=cancellation,
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
         if rollout.api_error and not rollout.ready:
@@ -150,6 +157,7 @@ def verify_deployment(
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
 
+        cancellation.raise_if_cancelled("starting the HTTP checks")
         headers: dict[str, str] = {}
         if settings.api_key_secret_name:
             try:

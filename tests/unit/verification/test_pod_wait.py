@@ -113,3 +113,26 @@ def test_api_unreachable_until_the_budget_ends_is_reported_as_api_error(monkeypa
     cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)})
     result, _ = run(cluster, clock, budget=30)
     assert not result.ready and result.api_error and "timed out" in result.outcome
+
+
+def test_cancellation_during_the_pod_wait_raises_at_once_not_at_the_budget():
+    from components.cancellation import Cancellation, OperationCancelled
+
+    clock, cancellation = Clock(), Cancellation()
+    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")])])
+    real_wait = cluster.wait_for_change
+
+    def wait_then_cancel(timeout):
+        real_wait(timeout)
+        if clock.now >= 30:
+            cancellation.cancel("cancelled by the user")
+
+    cluster.wait_for_change = wait_then_cancel
+    try:
+        run(cluster, clock, budget=3600, cancellation=cancellation)
+    except OperationCancelled as exc:
+        assert "cancelled by the user while waiting for the release's pods" in str(exc)
+        assert "ContainerCreating" in str(exc)
+    else:
+        raise AssertionError("the wait did not end on cancellation")
+    assert 30 <= clock.now < 3600
