@@ -3,7 +3,9 @@
 A pod fits a node when the node matches the pod's node selector, is Ready, is not cordoned, carries no
 NoSchedule/NoExecute taint the pod does not tolerate, and its free GPUs (allocatable minus the requests
 of the non-terminal pods bound to it) cover the pod's request. Pods of the release itself are not counted
-as taking GPUs: on an update they make room for their replacements.
+as taking GPUs: on an update they make room for their replacements. Nor are the pods of the release this
+update replaces (``GpuNeed.replacing``: the previous name/namespace after a rename or a namespace move),
+because the Helm release is deleted before its replacement is created.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class GpuNeed:
     namespace: str = ""
     release_name: str = ""
     allow_node_autoscaling: bool = False
+    replacing: tuple[tuple[str, str], ...] = ()
+    """(namespace, release name) of releases this update deletes first: their GPUs count as free."""
 
 
 @dataclass(frozen=True)
@@ -150,10 +154,11 @@ def _is_terminal(pod: Mapping[str, Any]) -> bool:
 
 
 def _belongs_to_release(pod: Mapping[str, Any], need: GpuNeed) -> bool:
+    """The pod is the release's own, or of a release this update deletes before creating its replacement."""
     metadata = pod.get("metadata") or {}
-    return bool(need.release_name) and metadata.get("namespace") == need.namespace and (
-        (metadata.get("labels") or {}).get(INSTANCE_LABEL) == need.release_name
-    )
+    instance = (metadata.get("labels") or {}).get(INSTANCE_LABEL)
+    releases = ((need.namespace, need.release_name), *need.replacing)
+    return any(name and metadata.get("namespace") == namespace and instance == name for namespace, name in releases)
 
 
 # --- nodes ------------------------------------------------------------------------------------------------
@@ -341,7 +346,8 @@ def describe_need(need: GpuNeed, *, with_release: bool = True) -> str:
         f"on nodes {_selector_text(need.node_selector)}"
     )
     if with_release and need.release_name:
-        text += f" (GPUs of release {need.namespace}/{need.release_name} count as free)"
+        releases = ", ".join(f"{ns}/{name}" for ns, name in ((need.namespace, need.release_name), *need.replacing))
+        text += f" (GPUs of release{'s' if need.replacing else ''} {releases} count as free)"
     return text
 
 

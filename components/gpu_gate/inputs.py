@@ -27,6 +27,7 @@ __all__ = [
     "input_problems",
     "need_from_inputs",
     "normalize_inputs",
+    "replaced_release",
     "wait_settings_from_inputs",
 ]
 
@@ -240,6 +241,20 @@ def need_from_inputs(inputs: Mapping[str, Any]) -> GpuNeed:
         release_name=values["release_name"],
         allow_node_autoscaling=bool(values["allow_node_autoscaling"]),
     )
+
+
+def replaced_release(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The previous (namespace, release name) when an update renames or moves the release, else ().
+
+    The Helm release is replaced then, and deleted before its replacement (``delete_before_replace``), so its
+    pods free their GPUs before the new pods need them.
+    """
+    before, after = normalize_inputs(olds), normalize_inputs(news)
+    old = (before.get("namespace"), before.get("release_name"))
+    new = (after.get("namespace"), after.get("release_name"))
+    if old == new or not all(isinstance(v, str) and v and not is_unknown(v) for v in old):
+        return ()
+    return (old,)
 
 
 def wait_settings_from_inputs(inputs: Mapping[str, Any]) -> dict[str, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -28,6 +28,7 @@ from .inputs import (
     input_problems,
     need_from_inputs,
     normalize_inputs,
+    replaced_release,
     wait_settings_from_inputs,
 )
 
@@ -103,8 +104,11 @@ class GpuCapacityGateFailed(RuntimeError):
     """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
 
 
-def _pass_gate(inputs: Mapping[str, Any]) -> dict:
-    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
+def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...] = ()) -> dict:
+    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``.
+
+    ``replacing``: (namespace, name) of a release this update deletes first, whose GPUs count as free.
+    """
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
     install_engine_cancel_hook()  # Ctrl-C ends the wait (see components/cancellation.py)
@@ -112,7 +116,7 @@ def _pass_gate(inputs: Mapping[str, Any]) -> dict:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
-                need_from_inputs(inputs),
+                replace(need_from_inputs(inputs), replacing=replacing),
                 on_progress=pulumi.log.info,
                 cancellation=ENGINE_CANCELLATION,
                 **wait_settings_from_inputs(inputs),
@@ -144,7 +148,7 @@ class GpuCapacityGateProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if changed_inputs(olds, news, NEED_INPUTS):
-            return UpdateResult(outs=_outputs(news, _pass_gate(news)))
+            return UpdateResult(outs=_outputs(news, _pass_gate(news, replaced_release(olds, news))))
         return UpdateResult(outs=_outputs(news, olds))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from components.chart_values import chart_values
 from components.config import validate_config
+from components.vllm_model import COMPONENT_NAME
 from tests.unit.components.test_config import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,8 @@ def test_graph_is_component_with_gate_release_verification(stack):
     assert result["error"] is None
     component = one(stack, COMPONENT)
     release_name = validate_config(stack_config(stack)).release.name
-    assert component["name"] == release_name
+    assert component["name"] == COMPONENT_NAME  # fixed: a rename updates these resources, never makes new ones
+    assert component["alias_names"] == [release_name]  # stacks deployed when it was named after the release
     assert sorted(r["type"] for r in result["registrations"]) == sorted([COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION])
     for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION):
         assert one(stack, type_)["parent"] == component["urn"], type_
@@ -67,7 +69,7 @@ def test_release_waits_for_gate_and_verification_waits_for_release(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_release_carries_the_chart_values_of_the_stack(stack):
     config = validate_config(stack_config(stack))
-    inputs = program(stack)["inputs"][f"{config.release.name}-release"]
+    inputs = program(stack)["inputs"][f"{COMPONENT_NAME}-release"]
     assert inputs["name"] == config.release.name  # fixed, never auto-suffixed
     assert inputs["chart"] == "./charts/vllm-deployment"
     assert inputs["namespace"] == "system"
@@ -81,11 +83,11 @@ def test_release_carries_the_chart_values_of_the_stack(stack):
 def test_gate_and_verification_get_the_stack_settings(stack):
     config = validate_config(stack_config(stack))
     inputs = program(stack)["inputs"]
-    gate = inputs[f"{config.release.name}-gpu-capacity"]
+    gate = inputs[f"{COMPONENT_NAME}-gpu-capacity"]
     assert (gate["replicas"], gate["gpus_per_pod"]) == (config.release.replicas, config.resources.gpus)
     assert gate["node_selector"] == {"node-type": "gpu"}
     assert gate["timeout_seconds"] == config.gpu_wait.timeout_seconds
-    verification = inputs[f"{config.release.name}-verification"]
+    verification = inputs[f"{COMPONENT_NAME}-verification"]
     assert verification["release_name"] == config.release.name
     assert verification["p95_limit_seconds"] == 3
     assert verification["samples"] == config.verification.samples
