@@ -111,6 +111,8 @@ class SchedulingSettings:
     tolerations: tuple[dict[str, str], ...]
     runtime_class_name: str
     allow_node_autoscaling: bool
+    node_group_gpus: int = 0
+    """GPUs of a node the autoscaler adds for the node selector (0: not declared); see README "Failure modes"."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class VerificationSettings:
     request_timeout_seconds: float
     pod_ready_timeout_seconds: int
     unreachable_retry_seconds: float
+    unschedulable_grace_seconds: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -312,18 +315,23 @@ SECTIONS = {
                 "maxHistory"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
-    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
+    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling", "nodeGroupGpus"),
     "storage": ("shmSizeLimit", "persistentCache", "cacheSize", "cacheStorageClass", "cacheExistingClaim"),
     "gpuWait": ("timeoutMinutes", "initialBackoffSeconds", "maxBackoffSeconds", "progressIntervalSeconds"),
     "verification": ("accessMode", "baseUrl", "healthPath", "readyPath", "completionsPath", "p95LimitSeconds",
                      "samples", "warmupRequests", "maxTokens", "prompt", "requestTimeoutSeconds",
-                     "podReadyTimeoutSeconds", "unreachableRetrySeconds"),
+                     "podReadyTimeoutSeconds", "unreachableRetrySeconds", "unschedulableGraceSeconds"),
     "kubernetes": ("kubeconfig", "context"),
     "observability": ("serviceMonitor", "grafanaDashboard"),
 }
 
 DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
 DEFAULT_PROMPT = "Say hello in one short sentence."
+UNSCHEDULABLE_GRACE_SECONDS = 90
+"""How long the verification lets a pod stay Unschedulable: covers a replaced release's pods terminating (the
+chart's terminationGracePeriodSeconds is 60) after a rename or namespace move."""
+NODE_PROVISIONING_GRACE_SECONDS = 600
+"""The same with allowNodeAutoscaling: a cloud GPU node takes minutes to join after the pods go Pending."""
 
 
 def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
@@ -394,7 +402,15 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or is_dns_label(v),
                                               allowed="expected empty or a RuntimeClass name such as nvidia"),
         allow_node_autoscaling=scheduling_in.flag("allowNodeAutoscaling", False),
+        node_group_gpus=scheduling_in.integer("nodeGroupGpus", 0, minimum=0, maximum=64),
     )
+    if scheduling.node_group_gpus and not scheduling.allow_node_autoscaling:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     "it describes the nodes an autoscaler adds; set allowNodeAutoscaling: true or remove it")
+    elif 0 < scheduling.node_group_gpus < resources.gpus:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     f"a node of {scheduling.node_group_gpus} GPUs can never fit a pod of "
+                     f"resources.limits.{GPU_RESOURCE} = {resources.gpus}")
 
     storage_in = _Section(problems, "storage", raw.get("storage"), SECTIONS["storage"])
     storage = StorageSettings(
@@ -420,7 +436,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
     verification = _read_verification(
-        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model)
+        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model,
+        NODE_PROVISIONING_GRACE_SECONDS if scheduling.allow_node_autoscaling else UNSCHEDULABLE_GRACE_SECONDS)
 
     kube_in = _Section(problems, "kubernetes", raw.get("kubernetes"), SECTIONS["kubernetes"])
     kubernetes = KubernetesSettings(
@@ -512,7 +529,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     return tuple(dict(t) for t in value)
 
 
-def _read_verification(section: _Section, model: ModelSettings) -> VerificationSettings:
+def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: int) -> VerificationSettings:
     access_mode = section.choice("accessMode", _ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
@@ -537,6 +554,8 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
         pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
                                                   minimum=1, maximum=6 * 3600),
         unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
+        unschedulable_grace_seconds=section.number("unschedulableGraceSeconds", unschedulable_grace, above=0,
+                                                   maximum=6 * 3600),
     )
 
 

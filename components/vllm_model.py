@@ -79,6 +79,7 @@ class VllmModel(pulumi.ComponentResource):
                 backoff_max_seconds=config.gpu_wait.max_backoff_seconds,
                 progress_interval_seconds=config.gpu_wait.progress_interval_seconds,
                 allow_node_autoscaling=config.scheduling.allow_node_autoscaling,
+                node_group_gpus=config.scheduling.node_group_gpus,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -127,6 +128,7 @@ class VllmModel(pulumi.ComponentResource):
                 request_timeout_seconds=verify.request_timeout_seconds,
                 pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
+                unschedulable_grace_seconds=verify.unschedulable_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
             ),

@@ -56,6 +56,7 @@ class GpuCapacityGateArgs:
     backoff_max_seconds: pulumi.Input[float] = 60
     progress_interval_seconds: pulumi.Input[float] = 30
     allow_node_autoscaling: pulumi.Input[bool] = False
+    node_group_gpus: pulumi.Input[int] = 0
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
@@ -74,6 +75,7 @@ class GpuCapacityGateArgs:
             "backoff_max_seconds": self.backoff_max_seconds,
             "progress_interval_seconds": self.progress_interval_seconds,
             "allow_node_autoscaling": self.allow_node_autoscaling,
+            "node_group_gpus": self.node_group_gpus,
             "provider_version": PROVIDER_VERSION,
         }
 

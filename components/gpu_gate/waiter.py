@@ -241,11 +241,15 @@ class _Wait:
 
     def _passed(self, now: float) -> GateResult:
         report = self.report
+        pending = report.waits_for_autoscaler
+        scale_up = (f"; {pending} pod{'s' if pending != 1 else ''} will wait Pending for the node autoscaler (its node "
+                    f"group adds nodes of {report.autoscaler_node_gpus} {self.need.gpu_resource}, enough for one pod)"
+                    if pending else "")
         self.on_progress(
             f"GPU gate passed after {format_duration(now - self.started)}: room for {report.placeable_replicas} "
             f"pod{'s' if report.placeable_replicas != 1 else ''} of {self.need.gpus_per_pod} {self.need.gpu_resource}, "
             f"{self.need.replicas} needed "
-            f"({describe_free(report)})"
+            f"({describe_free(report)}){scale_up}"
         )
         return GateResult(report, now - self.started)
 
@@ -271,4 +275,8 @@ class _Wait:
             detail = f"{self.report.placeable_replicas} of {self.need.replicas} pods placeable.\n{render_table(self.report)}"
         trouble = self._trouble_text()
         message = f"{head}; {detail}" + (f"\nlast Kubernetes API error: {trouble}" if trouble else "")
+        if self.need.allow_node_autoscaling:
+            message += ("\nallowNodeAutoscaling is on but no node of the autoscaler's node group is known (no node "
+                        "matches the selector): set scheduling.nodeGroupGpus to the GPUs of the nodes it adds, so the "
+                        "gate passes and the pods go Pending, which is what makes the autoscaler add a node")
         return GpuCapacityTimeout(message, self.report)

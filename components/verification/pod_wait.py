@@ -163,6 +163,7 @@ def wait_for_rollout(
     progress_interval_seconds: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
     cancellation: Cancellation | None = None,
+    signal_grace: dict[str, float] | None = None,
 ) -> RolloutResult:
     """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
 
@@ -170,7 +171,7 @@ def wait_for_rollout(
     """
     pause_for = cancellation.wait if cancellation else time.sleep
     started = clock()
-    tracker = SignalTracker(grace_seconds)
+    tracker = SignalTracker(grace_seconds, signal_grace)
     last_message, last_report = None, float("-inf")
     assessment = Assessment("waiting", 0, (), "not listed yet")
     api_error: str | None = None

@@ -262,11 +262,19 @@ def assess(snapshot: RolloutSnapshot) -> Assessment:
 
 
 class SignalTracker:
-    """Remembers when each transient signal was first seen, so it turns fatal only once it persisted."""
+    """Remembers when each transient signal was first seen, so it turns fatal only once it persisted.
 
-    def __init__(self, grace_seconds: float) -> None:
+    ``signal_grace`` gives some signals their own grace (e.g. Unschedulable: minutes while a node autoscaler
+    provisions a node); the others get ``grace_seconds``.
+    """
+
+    def __init__(self, grace_seconds: float, signal_grace: Mapping[str, float] | None = None) -> None:
         self.grace_seconds = grace_seconds
+        self.signal_grace = dict(signal_grace or {})
         self._first_seen: dict[tuple[str, str], float] = {}
+
+    def grace_for(self, signal: str | None) -> float:
+        return self.signal_grace.get(signal or "", self.grace_seconds)
 
     def settle(self, assessment: Assessment, now: float) -> Assessment:
         """``assessment`` unchanged, or downgraded to waiting while its transient signal is younger than the grace."""
@@ -276,13 +284,14 @@ class SignalTracker:
             return assessment
         key = (assessment.signal, ",".join(assessment.problem_pods))
         first = self._first_seen.setdefault(key, now)
-        if now - first >= self.grace_seconds:
+        grace = self.grace_for(assessment.signal)
+        if now - first >= grace:
             return assessment
         return Assessment(
             WAITING,
             assessment.desired,
             assessment.pods,
-            f"{assessment.message} (fatal if it persists {self.grace_seconds - (now - first):.0f}s more)",
+            f"{assessment.message} (fatal if it persists {grace - (now - first):.0f}s more)",
             assessment.problem_pods,
             assessment.signal,
         )
@@ -291,7 +300,7 @@ class SignalTracker:
         """When the oldest pending signal becomes fatal (None: none pending)."""
         if not self._first_seen:
             return None
-        return max(0.0, min(first + self.grace_seconds - now for first in self._first_seen.values()))
+        return max(0.0, min(first + self.grace_for(key[0]) - now for key, first in self._first_seen.items()))
 
 
 # --- diagnosis ---------------------------------------------------------------------------------------

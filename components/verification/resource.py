@@ -133,6 +133,7 @@ class DeploymentVerificationArgs:
     request_timeout_seconds: pulumi.Input[float] = DEFAULTS["request_timeout_seconds"]
     pod_ready_timeout_seconds: pulumi.Input[float] = DEFAULTS["pod_ready_timeout_seconds"]
     unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
+    unschedulable_grace_seconds: pulumi.Input[float] = DEFAULTS["unschedulable_grace_seconds"]
     api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
     api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
     settings_version: str = SETTINGS_VERSION

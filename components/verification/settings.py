@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout_seconds": 30.0,
     "pod_ready_timeout_seconds": 1200.0,
     "unreachable_retry_seconds": 120.0,
+    "unschedulable_grace_seconds": 90.0,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
     "settings_version": SETTINGS_VERSION,
@@ -96,6 +97,7 @@ class VerificationSettings:
     api_key_secret_name: str
     api_key_secret_key: str
     context: str = ""
+    unschedulable_grace_seconds: float = 90.0
 
     @property
     def model(self) -> str:
@@ -244,6 +246,7 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "request_timeout_seconds": _seconds(0, inclusive=False),
     "pod_ready_timeout_seconds": _seconds(0, inclusive=False),
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
+    "unschedulable_grace_seconds": _seconds(0, inclusive=False),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
     "settings_version": _anything,

@@ -149,6 +149,7 @@ def verify_deployment(
             progress,
             grace_seconds=grace_seconds,
             cancellation=cancellation,
+            signal_grace={"Unschedulable": settings.unschedulable_grace_seconds},
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
         if rollout.api_error and not rollout.ready:

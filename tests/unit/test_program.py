@@ -87,12 +87,14 @@ def test_gate_and_verification_get_the_stack_settings(stack):
     assert (gate["replicas"], gate["gpus_per_pod"]) == (config.release.replicas, config.resources.gpus)
     assert gate["node_selector"] == {"node-type": "gpu"}
     assert gate["timeout_seconds"] == config.gpu_wait.timeout_seconds
+    assert (gate["allow_node_autoscaling"], gate["node_group_gpus"]) == (False, 0)
     verification = inputs[f"{COMPONENT_NAME}-verification"]
     assert verification["release_name"] == config.release.name
     assert verification["p95_limit_seconds"] == 3
     assert verification["samples"] == config.verification.samples
     assert verification["pod_ready_timeout_seconds"] == config.model.startup_budget_seconds
     assert verification["revision"] == 1
+    assert verification["unschedulable_grace_seconds"] == config.verification.unschedulable_grace_seconds == 90
     assert (verification["api_key_secret_name"], verification["api_key_secret_key"]) == ("", "api-key")
 
 

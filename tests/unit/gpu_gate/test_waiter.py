@@ -140,6 +140,21 @@ def test_cancellation_ends_the_wait_at_once_not_at_the_timeout() -> None:
     assert factory.feed.stopped.is_set()
 
 
+def test_autoscaling_from_zero_passes_once_the_node_group_fits_so_the_pods_can_go_pending() -> None:
+    lines = Lines()
+    result = wait_for_gpu_capacity(None, need(2, allow_node_autoscaling=True, node_group_gpus=2), timeout_seconds=600,
+                                   feed_factory=FeedFactory([cpu_node("c0")], []), on_progress=lines)
+    assert result.report.placeable_replicas == 0 and result.report.waits_for_autoscaler == 2
+    assert "2 pods will wait Pending for the node autoscaler (its node group adds nodes of 2 nvidia.com/gpu" \
+        in lines.lines[-1]
+
+
+def test_autoscaling_without_a_known_node_group_says_what_to_declare() -> None:
+    with pytest.raises(GpuCapacityTimeout, match="set scheduling.nodeGroupGpus"):
+        wait_for_gpu_capacity(None, need(allow_node_autoscaling=True), timeout_seconds=0.2,
+                              feed_factory=FeedFactory([cpu_node("c0")], []))
+
+
 def test_api_trouble_is_reported_and_waited_through() -> None:
     factory = FeedFactory([node("g0", 2)], [pod("blocker", "g0", 2)])
     lines = Lines()

@@ -136,3 +136,19 @@ def test_cancellation_during_the_pod_wait_raises_at_once_not_at_the_budget():
     else:
         raise AssertionError("the wait did not end on cancellation")
     assert 30 <= clock.now < 3600
+
+
+def test_unschedulable_gets_its_own_grace_so_a_node_autoscaler_can_add_a_node():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")]), (240, [pod("p")])])  # a node joined at 4 min
+    result, lines = run(cluster, clock, budget=3600, grace_seconds=20, signal_grace={"Unschedulable": 600})
+    assert result.ready and result.outcome == "ready after 240s"
+    assert any("fatal if it persists 600s more" in line for line in lines)
+
+
+def test_unschedulable_beyond_its_own_grace_is_fatal_with_the_scheduler_message():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")])])
+    result, _ = run(cluster, clock, budget=3600, grace_seconds=20, signal_grace={"Unschedulable": 600})
+    assert result.assessment.state == "fatal" and result.assessment.signal == "Unschedulable"
+    assert 600 <= clock.now < 3600
