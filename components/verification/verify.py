@@ -124,7 +124,7 @@ def verify_deployment(
 ) -> VerificationReport:
     """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95.
 
-    Raises ``OperationCancelled`` when ``cancellation`` is set during the pod wait or before the HTTP checks.
+    Raises ``OperationCancelled`` when ``cancellation`` is set during the pod wait or the HTTP checks.
     """
     cancellation = cancellation or Cancellation()
     started = time.monotonic()
@@ -169,6 +169,9 @@ def verify_deployment(
         try:
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:
+                # Ctrl-C: the next request raises OperationCancelled (requests in flight finish within their timeout)
+                endpoint.client.event_hooks["request"].append(
+                    lambda _request: cancellation.raise_if_cancelled("running the HTTP checks"))
                 progress(f"HTTP checks via {endpoint.description}")
                 outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless)
         except (ValueError, OSError) as exc:  # bad URL, TLS material, listener
