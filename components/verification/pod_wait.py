@@ -8,6 +8,7 @@ events and log tails for the diagnosis). ``wait_for_rollout`` is the loop: re-as
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,13 +86,30 @@ class KubeRollout:
         return RolloutSnapshot(deployments.get("items") or [], replicasets.get("items") or [], pods.get("items") or [])
 
     def wait_for_change(self, timeout: float) -> None:
-        """Return on the next pod event after the last snapshot, or after ``timeout`` seconds at most."""
-        deadline = time.monotonic() + timeout
+        """Return on the next pod event after the last snapshot, after ``timeout`` seconds at most, or on cancellation.
+
+        The watch runs on a helper thread: a watch whose response has not started yet cannot be interrupted
+        from outside (``Watch.stop`` takes effect only once the stream is open), so cancellation wakes this
+        thread instead, and the helper ends with its watch's own timeout.
+        """
         if timeout < 1 or not self._pods_version:
             self.cancellation.wait(timeout)
             return
+        woke = threading.Event()
         watcher = watch.Watch()
-        unsubscribe = self.cancellation.subscribe(watcher.stop)  # stop() unblocks the stream's read
+        unsubscribe = self.cancellation.subscribe(woke.set)
+        helper = threading.Thread(target=self._watch_once, args=(watcher, timeout, woke), daemon=True,
+                                  name="rollout-watch")
+        helper.start()
+        try:
+            woke.wait(timeout + 5)
+        finally:
+            unsubscribe()
+            watcher.stop()
+
+    def _watch_once(self, watcher: watch.Watch, timeout: float, woke: threading.Event) -> None:
+        """Set ``woke`` on the first pod event, when the watch ends, or after a bounded pause on an error."""
+        deadline = time.monotonic() + timeout
         try:
             for _event in watcher.stream(
                 self.core.list_namespaced_pod,
@@ -109,7 +127,7 @@ class KubeRollout:
         except Exception:  # noqa: BLE001 - a broken watch falls back to a bounded re-list
             self.cancellation.wait(min(2.0, deadline - time.monotonic()))
         finally:
-            unsubscribe()
+            woke.set()
             watcher.stop()
 
     def diagnose(self, pod_name: str) -> str:
