@@ -166,15 +166,22 @@ def wait_for_unschedulable_pod(kube, release: str, timeout: float = 300) -> str:
 
 
 def test_renaming_and_moving_the_release_on_a_full_cluster_replaces_it_without_waiting(deployed_project, cluster, kube):
-    overrides = {"release": {"replicas": 2}, "resources": {"limits": {GPU: 2, "memory": "32Gi", "cpu": "8"}},
-                 "gpuWait": {"timeoutMinutes": 3}}
+    overrides = {"resources": {"limits": {GPU: 2, "memory": "32Gi", "cpu": "8"}}, "gpuWait": {"timeoutMinutes": 3}}
+
+    def config(release: str, namespace: str) -> dict:
+        """Two pods of 2 GPUs: every GPU of the two standard nodes."""
+        stack = local_stack_config(cluster.kubeconfig, release, namespace, **overrides)
+        stack["release"]["replicas"] = 2
+        return stack
+
     project = deployed_project(**overrides)
+    project.set_config(config(project.release, project.namespace))
     first = project.up()
     assert first.ok, first.output
     assert sum(free_gpus(kube).get(node, 0) for node in cluster.gpu_nodes) == 0, free_gpus(kube)  # the cluster is full
 
     old_release, renamed = project.release, f"{project.release}-renamed"
-    project.set_config(local_stack_config(cluster.kubeconfig, renamed, project.namespace, **overrides))
+    project.set_config(config(renamed, project.namespace))
     rename = project.up()
     assert rename.ok, rename.output
     assert "GPU capacity not available" not in rename.output
@@ -185,7 +192,7 @@ def test_renaming_and_moving_the_release_on_a_full_cluster_replaces_it_without_w
 
     moved = f"{project.namespace}-moved"
     try:
-        project.set_config(local_stack_config(cluster.kubeconfig, renamed, moved, **overrides))
+        project.set_config(config(renamed, moved))
         move = project.up()
         assert move.ok, move.output
         assert project.outputs()["namespace"] == moved and project.outputs()["verification"]["passed"] is True
