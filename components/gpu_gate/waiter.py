@@ -276,7 +276,8 @@ class _Wait:
         trouble = self._trouble_text()
         message = f"{head}; {detail}" + (f"\nlast Kubernetes API error: {trouble}" if trouble else "")
         if self.need.allow_node_autoscaling:
-            message += ("\nallowNodeAutoscaling is on but no node of the autoscaler's node group is known (no node "
-                        "matches the selector): set scheduling.nodeGroupGpus to the GPUs of the nodes it adds, so the "
-                        "gate passes and the pods go Pending, which is what makes the autoscaler add a node")
+            message += (f"\nallowNodeAutoscaling is on, but no node known to come from the autoscaler's node group "
+                        f"fits a pod (no node matching the selector has {self.need.gpus_per_pod} "
+                        f"{self.need.gpu_resource}): set scheduling.nodeGroupGpus to the GPUs of the nodes it adds, so "
+                        "the gate passes and the pods go Pending, which is what makes the autoscaler add a node")
         return GpuCapacityTimeout(message, self.report)
