@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from components.extra_args import extra_args_problems, shown_arg
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import (
     ENVIRONMENT_PROFILES,
     ENVIRONMENTS,
     IMAGE_PULL_GRACE_SECONDS,
     MODEL_SIZES,
+    NODE_PROVISIONING_GRACE_SECONDS,
     READY_GRACE_SECONDS,
     SIZE_PRESETS,
+    UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
 )
 from components.quantity import QuantityError, parse_quantity
@@ -119,6 +122,8 @@ class SchedulingSettings:
     tolerations: tuple[dict[str, str], ...]
     runtime_class_name: str
     allow_node_autoscaling: bool
+    node_group_gpus: int = 0
+    """GPUs of a node the autoscaler adds for the node selector (0: not declared); see README "Failure modes"."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class VerificationSettings:
     unreachable_retry_seconds: float
     image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
     ready_grace_seconds: float = READY_GRACE_SECONDS
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -338,13 +344,13 @@ SECTIONS = {
                 "maxHistory"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
-    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
+    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling", "nodeGroupGpus"),
     "storage": ("shmSizeLimit", "persistentCache", "cacheSize", "cacheStorageClass", "cacheExistingClaim"),
     "gpuWait": ("timeoutMinutes", "initialBackoffSeconds", "maxBackoffSeconds", "progressIntervalSeconds"),
     "verification": ("accessMode", "baseUrl", "healthPath", "readyPath", "completionsPath", "p95LimitSeconds",
                      "samples", "warmupRequests", "maxTokens", "prompt", "requestTimeoutSeconds",
                      "podReadyTimeoutSeconds", "unreachableRetrySeconds", "imagePullGraceSeconds",
-                     "readyGraceSeconds"),
+                     "readyGraceSeconds", "unschedulableGraceSeconds"),
     "kubernetes": ("kubeconfig", "context"),
     "observability": ("serviceMonitor", "grafanaDashboard"),
 }
@@ -421,7 +427,15 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or is_dns_label(v),
                                               allowed="expected empty or a RuntimeClass name such as nvidia"),
         allow_node_autoscaling=scheduling_in.flag("allowNodeAutoscaling", False),
+        node_group_gpus=scheduling_in.integer("nodeGroupGpus", 0, minimum=0, maximum=64),
     )
+    if scheduling.node_group_gpus and not scheduling.allow_node_autoscaling:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     "it describes the nodes an autoscaler adds; set allowNodeAutoscaling: true or remove it")
+    elif 0 < scheduling.node_group_gpus < resources.gpus:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     f"a node of {scheduling.node_group_gpus} GPUs can never fit a pod of "
+                     f"resources.limits.{GPU_RESOURCE} = {resources.gpus}")
 
     storage_in = _Section(problems, "storage", raw.get("storage"), SECTIONS["storage"])
     storage = StorageSettings(
@@ -447,7 +461,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
     verification = _read_verification(
-        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model)
+        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model,
+        NODE_PROVISIONING_GRACE_SECONDS if scheduling.allow_node_autoscaling else UNSCHEDULABLE_GRACE_SECONDS)
     if verification.access_mode == "service-proxy" and model.api_key_secret_name:
         problems.add("verification.accessMode", "service-proxy",
                      "model.apiKeySecret is set, and through the API server's service proxy the Authorization "
@@ -489,6 +504,10 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
     else:
         secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
                                   allowed="expected the name of an existing Secret (never the token itself)")
+    extra_args = section.list_of_text("extraArgs", [])
+    for index, reason in extra_args_problems(extra_args):
+        shown = shown_arg(extra_args[index])
+        problems.items.append(f"{NAMESPACE}:model.extraArgs[{index}]: {shown} is not valid; {reason}")
     return ModelSettings(
         path=path,
         size=size,
@@ -498,7 +517,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         gpu_memory_utilization=section.number("gpuMemoryUtilization", 0.9, above=0, maximum=1),
         tensor_parallel_size=tensor_parallel,
         dtype=section.choice("dtype", _DTYPES, "auto"),
-        extra_args=section.list_of_text("extraArgs", []),
+        extra_args=extra_args,
         startup_budget_seconds=section.integer("startupBudgetSeconds", default_budget, minimum=60, maximum=6 * 3600),
         hf_token_secret_name=secret_name,
         hf_token_secret_key=secret.text("key", "token"),
@@ -539,7 +558,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     return tuple(dict(t) for t in value)
 
 
-def _read_verification(section: _Section, model: ModelSettings) -> VerificationSettings:
+def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationSettings:
     access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
@@ -567,6 +586,8 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
         image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
                                                 maximum=3600),
         ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),
+        unschedulable_grace_seconds=section.number("unschedulableGraceSeconds", unschedulable_grace, above=0,
+                                                   maximum=6 * 3600),
     )
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "VERIFICATION_ACCESS_MODES",
     "IMAGE_PULL_GRACE_SECONDS",
     "READY_GRACE_SECONDS",
+    "UNSCHEDULABLE_GRACE_SECONDS",
+    "NODE_PROVISIONING_GRACE_SECONDS",
 ]
 
 
@@ -90,3 +92,8 @@ IMAGE_PULL_GRACE_SECONDS = 120.0
 """How long ErrImagePull/ImagePullBackOff may persist (without an error that proves retrying cannot help)."""
 READY_GRACE_SECONDS = 60.0
 """How long a pod may answer /health 200 but /ready non-200 before the verification fails with /ready's body."""
+UNSCHEDULABLE_GRACE_SECONDS = 90.0
+"""How long a pod may stay Unschedulable: covers a replaced release's pods terminating (the chart's
+terminationGracePeriodSeconds is 60) after a rename or a namespace move."""
+NODE_PROVISIONING_GRACE_SECONDS = 600.0
+"""The same with scheduling.allowNodeAutoscaling: a cloud GPU node takes minutes to join after the pods go Pending."""

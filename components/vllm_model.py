@@ -14,7 +14,16 @@ from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
-__all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH"]
+__all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH", "COMPONENT_NAME"]
+
+COMPONENT_NAME = "vllm"
+"""The component's Pulumi name, and so its children's (``vllm-release``, ...): fixed, not the release name.
+
+Renaming the release or moving its namespace is then an update of the same resources: the gate learns the
+previous release from its old inputs and counts its GPUs as free, and the Helm release is replaced, deleted
+before its replacement. Named after the release, a rename made new resources and deleted the old ones only
+at the end of the update, so the old pods held their GPUs while the new ones waited for them.
+"""
 
 # Relative to the project directory (Pulumi runs the program there), so state does not depend on the clone's path.
 DEFAULT_CHART_PATH = "./charts/vllm-deployment"
@@ -40,8 +49,11 @@ class VllmModel(pulumi.ComponentResource):
     deployed: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("vllm:index:VllmModel", name, None, opts)
         config = args.config
+        if name != config.release.name:  # stacks deployed when the component was named after the release
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(name=config.release.name)]))
+        super().__init__("vllm:index:VllmModel", name, None, opts)
         for warning in config_warnings(config):
             pulumi.log.warn(warning, resource=self)
         kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
@@ -72,6 +84,7 @@ class VllmModel(pulumi.ComponentResource):
                 backoff_max_seconds=config.gpu_wait.max_backoff_seconds,
                 progress_interval_seconds=config.gpu_wait.progress_interval_seconds,
                 allow_node_autoscaling=config.scheduling.allow_node_autoscaling,
+                node_group_gpus=config.scheduling.node_group_gpus,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -90,7 +103,8 @@ class VllmModel(pulumi.ComponentResource):
                 max_history=config.release.max_history,
                 values=chart_values(config),
             ),
-            # Renaming the release replaces it; delete first, or the old pods keep the GPUs the new ones need.
+            # Renaming the release or moving its namespace replaces it; delete first, or the old pods keep the GPUs
+            # the new ones need (the gate counts the old release's GPUs as free: components/gpu_gate/inputs.py).
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.gpu_gate],
                                         delete_before_replace=True),
         )
@@ -121,6 +135,7 @@ class VllmModel(pulumi.ComponentResource):
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
                 image_pull_grace_seconds=verify.image_pull_grace_seconds,
                 ready_grace_seconds=verify.ready_grace_seconds,
+                unschedulable_grace_seconds=verify.unschedulable_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
             ),

@@ -41,6 +41,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "additional_secret_outputs": list(request.additionalSecretOutputs),
                 "secret_inputs": sorted(k for k, v in request.object.fields.items() if _is_secret(v)),
                 "keys": sorted(request.object.fields),
+                "alias_names": sorted(a.spec.name for a in request.aliases if a.HasField("spec")),
             })
         return response
 

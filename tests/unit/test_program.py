@@ -10,6 +10,7 @@ import pytest
 
 from components.chart_values import chart_values
 from components.config import validate_config
+from components.vllm_model import COMPONENT_NAME
 from tests.unit.components.test_config import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,8 @@ def test_graph_is_component_with_gate_release_verification(stack):
     assert result["error"] is None
     component = one(stack, COMPONENT)
     release_name = validate_config(stack_config(stack)).release.name
-    assert component["name"] == release_name
+    assert component["name"] == COMPONENT_NAME  # fixed: a rename updates these resources, never makes new ones
+    assert component["alias_names"] == [release_name]  # stacks deployed when it was named after the release
     assert sorted(r["type"] for r in result["registrations"]) == \
         sorted([COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT])
     for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT):
@@ -69,7 +71,7 @@ def test_release_waits_for_gate_and_verification_waits_for_release(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_release_carries_the_chart_values_of_the_stack(stack):
     config = validate_config(stack_config(stack))
-    inputs = program(stack)["inputs"][f"{config.release.name}-release"]
+    inputs = program(stack)["inputs"][f"{COMPONENT_NAME}-release"]
     assert inputs["name"] == config.release.name  # fixed, never auto-suffixed
     assert inputs["chart"] == "./charts/vllm-deployment"
     assert inputs["namespace"] == "system"
@@ -83,16 +85,18 @@ def test_release_carries_the_chart_values_of_the_stack(stack):
 def test_gate_and_verification_get_the_stack_settings(stack):
     config = validate_config(stack_config(stack))
     inputs = program(stack)["inputs"]
-    gate = inputs[f"{config.release.name}-gpu-capacity"]
+    gate = inputs[f"{COMPONENT_NAME}-gpu-capacity"]
     assert (gate["replicas"], gate["gpus_per_pod"]) == (config.release.replicas, config.resources.gpus)
     assert gate["node_selector"] == {"node-type": "gpu"}
     assert gate["timeout_seconds"] == config.gpu_wait.timeout_seconds
-    verification = inputs[f"{config.release.name}-verification"]
+    assert (gate["allow_node_autoscaling"], gate["node_group_gpus"]) == (False, 0)
+    verification = inputs[f"{COMPONENT_NAME}-verification"]
     assert verification["release_name"] == config.release.name
     assert verification["p95_limit_seconds"] == 3
     assert verification["samples"] == config.verification.samples
     assert verification["pod_ready_timeout_seconds"] == config.model.startup_budget_seconds
     assert verification["revision"] == 1
+    assert verification["unschedulable_grace_seconds"] == config.verification.unschedulable_grace_seconds == 90
     assert (verification["api_key_secret_name"], verification["api_key_secret_key"]) == ("", "api-key")
     assert verification["image_pull_grace_seconds"] == config.verification.image_pull_grace_seconds
     assert verification["ready_grace_seconds"] == config.verification.ready_grace_seconds
@@ -111,7 +115,7 @@ def test_drift_check_follows_the_release_and_declares_no_drift(stack):
     release, drift = one(stack, RELEASE), one(stack, DRIFT)
     assert release["urn"] in drift["dependencies"]
     assert release["urn"] in drift["property_dependencies"]["revision"]
-    inputs = program(stack)["inputs"][f"{config.release.name}-drift"]
+    inputs = program(stack)["inputs"][f"{COMPONENT_NAME}-drift"]
     assert (inputs["namespace"], inputs["release_name"], inputs["revision"]) == ("system", config.release.name, 1)
     assert inputs["drift"] == [] and inputs["provider_version"] == "1"
 

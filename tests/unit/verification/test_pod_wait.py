@@ -169,3 +169,42 @@ def test_a_ready_rollout_reports_replaced_terminal_pods_in_its_diagnosis():
     cluster = ScriptedCluster(clock, [(0, [rejected, pod("new")])])
     result, _ = run(cluster, clock)
     assert result.ready and "old: Failed: UnexpectedAdmissionError: Allocate failed" in result.diagnosis
+
+
+def test_cancellation_during_the_pod_wait_raises_at_once_not_at_the_budget():
+    from components.cancellation import Cancellation, OperationCancelled
+
+    clock, cancellation = Clock(), Cancellation()
+    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")])])
+    real_wait = cluster.wait_for_change
+
+    def wait_then_cancel(timeout):
+        real_wait(timeout)
+        if clock.now >= 30:
+            cancellation.cancel("cancelled by the user")
+
+    cluster.wait_for_change = wait_then_cancel
+    try:
+        run(cluster, clock, budget=3600, cancellation=cancellation)
+    except OperationCancelled as exc:
+        assert "cancelled by the user while waiting for the release's pods" in str(exc)
+        assert "ContainerCreating" in str(exc)
+    else:
+        raise AssertionError("the wait did not end on cancellation")
+    assert 30 <= clock.now < 3600
+
+
+def test_unschedulable_gets_its_own_grace_so_a_node_autoscaler_can_add_a_node():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")]), (240, [pod("p")])])  # a node joined at 4 min
+    result, lines = run(cluster, clock, budget=3600, grace_seconds=20, graces={"Unschedulable": 600})
+    assert result.ready and result.outcome == "ready after 240s"
+    assert any("fatal if it persists 600s more" in line for line in lines)
+
+
+def test_unschedulable_beyond_its_own_grace_is_fatal_with_the_scheduler_message():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")])])
+    result, _ = run(cluster, clock, budget=3600, grace_seconds=20, graces={"Unschedulable": 600})
+    assert result.assessment.state == "fatal" and result.assessment.signal == "Unschedulable"
+    assert 600 <= clock.now < 3600

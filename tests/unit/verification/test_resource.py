@@ -43,7 +43,7 @@ def passed_outs(**changes):
 def provider_outs(provider, props, report=None):
     report = report or fake_report(props, passed=True)
     saved = verify_module.verify_deployment
-    verify_module.verify_deployment = lambda settings, factory, progress: report
+    verify_module.verify_deployment = lambda settings, factory, progress, **_options: report
     try:
         return provider.create(props).outs
     finally:
@@ -138,7 +138,7 @@ def test_failed_verification_raises_with_every_check():
 def test_update_reverifies_with_the_new_inputs():
     seen = []
     saved = verify_module.verify_deployment
-    verify_module.verify_deployment = lambda settings, factory, progress: seen.append(settings.revision) or fake_report(checked(revision=5.0), True)
+    verify_module.verify_deployment = lambda settings, factory, progress, **_options: seen.append(settings.revision) or fake_report(checked(revision=5.0), True)
     try:
         outs = DeploymentVerificationProvider().update("id", passed_outs(), checked(revision=5.0)).outs
     finally:
