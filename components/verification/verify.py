@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from ..kube import KubeAccessError
 from .checks import ERROR, CheckResult, all_passed
 from .http_checks import HttpPlan, run_http_checks, skipped_http_checks
+from .init_time import InitializationTimes, initialization_times
 from .pod_wait import KubeRollout, RolloutResult, wait_for_rollout
 from .pods import pod_checks
 from .report import render_table, summary_outputs
@@ -41,6 +42,7 @@ class VerificationReport:
     verified_pods: list[str] = field(default_factory=list)
     verified_at: str = ""
     duration_seconds: float = 0.0
+    initialization: InitializationTimes | None = None
 
     @property
     def passed(self) -> bool:
@@ -76,6 +78,7 @@ class VerificationReport:
             "duration_seconds": round(self.duration_seconds, 2),
             "endpoint": self.endpoint,
             "verified_pods": list(self.verified_pods),
+            "initialization": self.initialization.as_output() if self.initialization else None,
         }
 
 
@@ -137,8 +140,9 @@ def verify_deployment(
 
     with contextlib.closing(api_client):
         progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
+        source = KubeRollout(api_client, settings.namespace, settings.release_name)
         rollout = wait_for_rollout(
-            KubeRollout(api_client, settings.namespace, settings.release_name),
+            source,
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
@@ -149,6 +153,9 @@ def verify_deployment(
         if not rollout.ready:
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
+        initialization = None
+        with contextlib.suppress(ApiException, OSError, ValueError):  # a measurement, never a reason to fail
+            initialization = initialization_times(source.snapshot().pods, rollout.assessment.ready_pod_names)
 
         headers: dict[str, str] = {}
         if settings.api_key_secret_name:
@@ -169,5 +176,6 @@ def verify_deployment(
             latency=outcome.latency,
             endpoint=endpoint.description,
             verified_pods=rollout.assessment.ready_pod_names,
+            initialization=initialization,
         )
 
