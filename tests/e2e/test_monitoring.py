@@ -2,8 +2,11 @@
 rules (rendered by helm, as the Prometheus Operator would load the PrometheusRule) and the dashboard's queries;
 a slowed simulator drives the latency alert. And `pulumi up` exports the model initialization time.
 
-The local cluster runs no kube-state-metrics, so the restart and initialization alerts' kube_* series are not in
-this scrape: the test asserts that they are the only names missing (promtool's unit tests cover those alerts).
+Known gaps of this scrape, asserted exactly (a name that appears later makes the test fail, so the list stays true):
+- the local cluster runs no kube-state-metrics, so the restart and initialization alerts' and the initialization
+  panel's kube_* series are absent (promtool's unit tests cover those alerts);
+- llm-d-inference-sim v0.10.2 registers vllm:request_queue_time_seconds but never observes it (nothing writes to
+  its reqQueueTimeChan), so the dashboard's "Queue time" panel has no series here; vLLM 0.11 and 0.32 serve it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ SHORT_FOR = {"serverDown": "1m", "latency": "5s", "ttft": "5s", "backlog": "5s",
              "restarts": "5s", "initialization": "5s"}
 SLOW_TTFT = "--time-to-first-token=3500ms"
 MAX_SLOW_REQUESTS = 12
+SIMULATOR_GAPS = {"vllm:request_queue_time_seconds_bucket"}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +80,7 @@ def test_rules_and_dashboard_read_scraped_metrics_and_evaluate_without_error(sim
     names = set().union(*(metric_names(e) for e in rule_exprs), *(metric_names(q) for _t, q in queries))
     missing = {name for name in names if not prometheus.query(f'{{__name__="{name}"}}')}
     print(f"names read by rules and dashboard: {sorted(names)}; not in the local scrape: {sorted(missing)}")
-    assert all(name.startswith("kube_") for name in missing), missing  # only kube-state-metrics' series
+    assert missing == {n for n in names if n.startswith("kube_")} | SIMULATOR_GAPS, missing
     assert {n for n in names if n.startswith("vllm:")} and "up" in names
 
     for expr in rule_exprs:
