@@ -69,10 +69,11 @@ def complete(sim: dict, max_tokens: int = 8) -> float:
 
 
 def test_rules_and_dashboard_read_scraped_metrics_and_evaluate_without_error(sim, rules, prometheus):
+    prometheus.wait_until(lambda: prometheus.query(f'up{{job="{RELEASE}"}} == 1'), "the simulator scraped", 60)
     for _ in range(5):
         complete(sim)
-    prometheus.wait_until(lambda: prometheus.query(f'vllm:e2e_request_latency_seconds_count{{job="{RELEASE}"}} > 0'),
-                          "a scrape that includes the test's requests", timeout=60)
+    counted = f'increase(vllm:e2e_request_latency_seconds_count{{job="{RELEASE}"}}[{RATE_WINDOW}]) > 0'
+    prometheus.wait_until(lambda: prometheus.query(counted), "the test's requests in the scraped rates", 60)
 
     rule_exprs = [rule["expr"] for rule in alerting_rules(rules)]
     queries = dashboard_queries({"$__rate_interval": RATE_WINDOW, "$namespace": NAMESPACE,
