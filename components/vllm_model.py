@@ -9,6 +9,8 @@ import pulumi_kubernetes as k8s
 
 from components.chart_values import chart_values
 from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
+from components.deployed import chart_digest, deployed_record
+from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.verification.init_time import initialization_warning
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
@@ -37,6 +39,7 @@ class VllmModel(pulumi.ComponentResource):
     verification: pulumi.Output[dict]
     gpu_wait: pulumi.Output[dict]
     initialization_seconds: pulumi.Output[float | None]
+    deployed: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
@@ -126,6 +129,15 @@ class VllmModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
+        # helm.v3.Release's refresh reads only Helm's record: this child makes `preview --refresh` see hand edits.
+        self.drift_check = ReleaseDrift(
+            f"{name}-drift",
+            ReleaseDriftArgs(kubeconfig=kubeconfig, context=context, namespace=self.release.namespace,
+                             release_name=self.release.name,
+                             revision=self.release.status.apply(lambda status: status.revision)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
+
         self.release_name = self.release.name
         self.namespace = self.release.namespace
         self.revision = self.release.status.apply(lambda status: status.revision)
@@ -145,6 +157,11 @@ class VllmModel(pulumi.ComponentResource):
         )
         self.gpu_wait = pulumi.Output.all(
             placeable_replicas=self.gpu_gate.placeable_replicas, waited_seconds=self.gpu_gate.waited_seconds)
+        digest = chart_digest(args.chart_path)
+        self.deployed = self.release.status.apply(lambda status: deployed_record(
+            config, chart_digest=digest, release_status={
+                "chart": status.chart, "version": status.version, "app_version": status.app_version,
+                "revision": status.revision}))
         self.register_outputs({
             "release_name": self.release_name,
             "namespace": self.namespace,
@@ -153,6 +170,7 @@ class VllmModel(pulumi.ComponentResource):
             "verification": self.verification,
             "gpu_wait": self.gpu_wait,
             "initialization_seconds": self.initialization_seconds,
+            "deployed": self.deployed,
         })
 
     def _warn_slow_start(self, seconds: float | None, budget: float, ratio: float) -> None:
