@@ -28,7 +28,8 @@ def test_latency_threshold_defaults_to_the_verification_limit():
     config = base()
     config["verification"]["p95LimitSeconds"] = 2.5
     assert validate_config(config).observability.latency_p95_seconds == 2.5
-    assert validate_config(base()).observability.latency_p95_seconds == validate_config(base()).verification.p95_limit_seconds
+    default = validate_config(base())
+    assert default.observability.latency_p95_seconds == default.verification.p95_limit_seconds
 
 
 def test_thresholds_reach_the_chart():
