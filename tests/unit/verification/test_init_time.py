@@ -88,3 +88,18 @@ def test_the_provider_outputs_carry_the_initialization_times():
     assert outs["initialization"]["max_seconds"] == 42.0
     assert outs["initialization"]["max_from_scheduled_seconds"] == 40.0
     assert provider_outs(DeploymentVerificationProvider(), props)["initialization"] is None
+
+
+def test_the_component_warns_through_pulumi_log_only_above_the_share(monkeypatch):
+    import pulumi
+
+    from components.vllm_model import VllmModel
+
+    warned: list[tuple[str, object]] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None: warned.append((message, resource)))
+    model = VllmModel.__new__(VllmModel)  # only the warning hook, without registering a component
+    model._warn_slow_start(900.0, 1200, 0.8)
+    model._warn_slow_start(None, 1200, 0.8)
+    assert warned == []
+    model._warn_slow_start(1100.0, 1200, 0.8)
+    assert len(warned) == 1 and warned[0][1] is model and "took 1100s, 92% of the 1200s startup budget" in warned[0][0]
