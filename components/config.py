@@ -42,6 +42,8 @@ __all__ = [
     "GpuWaitSettings",
     "VerificationSettings",
     "KubernetesSettings",
+    "ObservabilitySettings",
+    "ALERT_DEFAULTS",
     "config_warnings",
     "validate_config",
 ]
@@ -170,6 +172,34 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class ObservabilitySettings:
+    """Prometheus Operator objects in the chart and the alert thresholds (see ``ALERT_DEFAULTS``)."""
+
+    service_monitor: bool
+    grafana_dashboard: bool
+    prometheus_rule: bool
+    rule_labels: dict[str, str]
+    latency_p95_seconds: float
+    ttft_p95_seconds: float
+    waiting_requests: float
+    kv_cache_usage: float
+    container_restarts: int
+    initialization_warn_ratio: float
+
+    def alert_thresholds(self) -> dict[str, float]:
+        """The chart's ``prometheusRule.thresholds`` (keys match values.yaml; the chart applies the
+        initialization ratio to its ``startup.budgetSeconds``)."""
+        return {
+            "latencyP95Seconds": self.latency_p95_seconds,
+            "ttftP95Seconds": self.ttft_p95_seconds,
+            "waitingRequests": self.waiting_requests,
+            "kvCacheUsage": self.kv_cache_usage,
+            "containerRestarts": self.container_restarts,
+            "initializationWarnRatio": self.initialization_warn_ratio,
+        }
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     environment: str
     model: ModelSettings
@@ -181,8 +211,7 @@ class DeploymentConfig:
     gpu_wait: GpuWaitSettings
     verification: VerificationSettings
     kubernetes: KubernetesSettings
-    service_monitor: bool
-    grafana_dashboard: bool
+    observability: ObservabilitySettings
 
     @property
     def endpoint(self) -> str:
@@ -352,11 +381,22 @@ SECTIONS = {
                      "podReadyTimeoutSeconds", "unreachableRetrySeconds", "imagePullGraceSeconds",
                      "readyGraceSeconds", "unschedulableGraceSeconds"),
     "kubernetes": ("kubeconfig", "context"),
-    "observability": ("serviceMonitor", "grafanaDashboard"),
+    "observability": ("serviceMonitor", "grafanaDashboard", "prometheusRule", "ruleLabels", "latencyP95Seconds",
+                      "ttftP95Seconds", "waitingRequests", "kvCacheUsage", "containerRestarts",
+                      "initializationWarnRatio"),
 }
 
 DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
 DEFAULT_PROMPT = "Say hello in one short sentence."
+# Alert thresholds of the chart's PrometheusRule (the chart's values.yaml repeats them; a unit test keeps the two
+# equal). The completion-latency p95 threshold has no entry: it defaults to the stack's verification.p95LimitSeconds.
+ALERT_DEFAULTS: dict[str, float] = {
+    "ttftP95Seconds": 2.0,  # time to first token, p95 over 5 min
+    "waitingRequests": 10,  # requests queued (vllm:num_requests_waiting), averaged over 5 min
+    "kvCacheUsage": 0.9,  # fraction of the KV cache in use (vllm:kv_cache_usage_perc, 0..1)
+    "containerRestarts": 1,  # container restarts within 15 min
+    "initializationWarnRatio": 0.8,  # a pod not Ready after this share of its startup budget
+}
 
 
 def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
@@ -474,16 +514,15 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         context=kube_in.text("context", ""),
     )
 
-    observability_in = _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"])
-    service_monitor = observability_in.flag("serviceMonitor", False)
-    grafana_dashboard = observability_in.flag("grafanaDashboard", False)
+    observability = _read_observability(
+        _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"]), profile, verification)
 
     if problems.items:
         raise ConfigError(problems.items)
     return DeploymentConfig(
         environment=environment, model=model, release=release, image=image, resources=resources,
         scheduling=scheduling, storage=storage, gpu_wait=gpu_wait, verification=verification,
-        kubernetes=kubernetes, service_monitor=service_monitor, grafana_dashboard=grafana_dashboard,
+        kubernetes=kubernetes, observability=observability,
     )
 
 
@@ -589,6 +628,35 @@ def _read_verification(section: _Section, model: ModelSettings, unschedulable_gr
         unschedulable_grace_seconds=section.number("unschedulableGraceSeconds", unschedulable_grace, above=0,
                                                    maximum=6 * 3600),
     )
+
+
+def _read_observability(section: _Section, profile, verification: VerificationSettings) -> ObservabilitySettings:
+    monitored = profile.monitoring
+    rule_labels = section.mapping_of_text("ruleLabels", {})
+    for label_key, label_value in rule_labels.items():
+        if not is_label_key(label_key) or not is_label_value(label_value) or len(label_value) > 63:
+            section.problems.add(f"observability.ruleLabels.{label_key}", label_value,
+                                 "expected a valid label key and value (e.g. release: kube-prometheus-stack)")
+    settings = ObservabilitySettings(
+        service_monitor=section.flag("serviceMonitor", monitored),
+        grafana_dashboard=section.flag("grafanaDashboard", False),
+        prometheus_rule=section.flag("prometheusRule", monitored),
+        rule_labels=rule_labels,
+        latency_p95_seconds=section.number("latencyP95Seconds", verification.p95_limit_seconds, above=0, maximum=600),
+        ttft_p95_seconds=section.number("ttftP95Seconds", ALERT_DEFAULTS["ttftP95Seconds"], above=0, maximum=600),
+        waiting_requests=section.number("waitingRequests", ALERT_DEFAULTS["waitingRequests"], above=0,
+                                        maximum=100_000),
+        kv_cache_usage=section.number("kvCacheUsage", ALERT_DEFAULTS["kvCacheUsage"], above=0, maximum=1),
+        container_restarts=section.integer("containerRestarts", ALERT_DEFAULTS["containerRestarts"], minimum=1,
+                                           maximum=1000),
+        initialization_warn_ratio=section.number("initializationWarnRatio", ALERT_DEFAULTS["initializationWarnRatio"],
+                                                 above=0, maximum=1),
+    )
+    if settings.prometheus_rule and not settings.service_monitor:
+        section.problems.add("observability.prometheusRule", True,
+                             "the alerts select the series the chart's ServiceMonitor scrapes (job=<release>); "
+                             "set serviceMonitor: true or prometheusRule: false")
+    return settings
 
 
 def config_warnings(config: DeploymentConfig) -> list[str]:

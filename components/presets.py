@@ -50,6 +50,8 @@ class EnvironmentProfile:
     gpu_wait_timeout_seconds: int
     atomic: bool
     replicas: int
+    monitoring: bool = False
+    """ServiceMonitor and PrometheusRule on by default (the cluster needs the Prometheus Operator's CRDs)."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -74,11 +76,11 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True,
     ),
 }
 

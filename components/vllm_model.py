@@ -12,6 +12,7 @@ from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
 from components.deployed import chart_digest, deployed_record
 from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
+from components.verification.init_time import initialization_warning
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH", "COMPONENT_NAME"]
@@ -46,6 +47,7 @@ class VllmModel(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     verification: pulumi.Output[dict]
     gpu_wait: pulumi.Output[dict]
+    initialization_seconds: pulumi.Output[float | None]
     deployed: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
@@ -156,10 +158,17 @@ class VllmModel(pulumi.ComponentResource):
         self.revision = self.release.status.apply(lambda status: status.revision)
         self.endpoint = pulumi.Output.concat(self.release.name, ".", self.release.namespace, ".svc.cluster.local:8000")
         check = self.verification_check
+        # Slowest verified pod, creation -> Ready (and scheduling -> Ready); warns above the share of the budget
+        # at which the PrometheusRule's VllmModelInitializationSlow fires.
+        self.initialization_seconds = check.initialization.apply(lambda i: (i or {}).get("max_seconds"))
+        budget, ratio = config.model.startup_budget_seconds, config.observability.initialization_warn_ratio
+        self.initialization_seconds.apply(lambda seconds: self._warn_slow_start(seconds, budget, ratio))
         self.verification = pulumi.Output.all(
             passed=check.passed, checks=check.summary, p50_seconds=check.p50_seconds, p95_seconds=check.p95_seconds,
             max_seconds=check.max_seconds, n=check.n, verified_at=check.verified_at,
-            verified_revision=check.verified_revision,
+            verified_revision=check.verified_revision, initialization_seconds=self.initialization_seconds,
+            initialization_from_scheduled_seconds=check.initialization.apply(
+                lambda i: (i or {}).get("max_from_scheduled_seconds")),
         )
         self.gpu_wait = pulumi.Output.all(
             placeable_replicas=self.gpu_gate.placeable_replicas, waited_seconds=self.gpu_gate.waited_seconds)
@@ -175,6 +184,12 @@ class VllmModel(pulumi.ComponentResource):
             "endpoint": self.endpoint,
             "verification": self.verification,
             "gpu_wait": self.gpu_wait,
+            "initialization_seconds": self.initialization_seconds,
             "deployed": self.deployed,
         })
+
+    def _warn_slow_start(self, seconds: float | None, budget: float, ratio: float) -> None:
+        message = initialization_warning(seconds, budget, ratio)
+        if message:
+            pulumi.log.warn(message, resource=self)
 

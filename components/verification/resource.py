@@ -49,6 +49,7 @@ OUTPUT_KEYS = (
     "duration_seconds",
     "endpoint",
     "verified_pods",
+    "initialization",
 )
 
 
@@ -162,6 +163,7 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     duration_seconds: pulumi.Output[float]
     endpoint: pulumi.Output[str]
     verified_pods: pulumi.Output[list]
+    initialization: pulumi.Output[dict | None]
 
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None

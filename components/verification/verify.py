@@ -18,6 +18,7 @@ from ..cancellation import Cancellation
 from ..kube import KubeAccessError
 from .checks import ERROR, CheckResult, all_passed
 from .http_checks import HttpPlan, probe_readiness, run_http_checks, skipped_http_checks
+from .init_time import InitializationTimes, initialization_times
 from .pod_wait import KubeRollout, Prober, RolloutResult, wait_for_rollout
 from .pods import IMAGE_PULL, READY_ENDPOINT_FAILING, ReadinessProbe, pod_checks
 from .report import render_table, summary_outputs
@@ -43,6 +44,7 @@ class VerificationReport:
     verified_at: str = ""
     duration_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # reported even when every check passed
+    initialization: InitializationTimes | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,6 +82,7 @@ class VerificationReport:
             "duration_seconds": round(self.duration_seconds, 2),
             "endpoint": self.endpoint,
             "verified_pods": list(self.verified_pods),
+            "initialization": self.initialization.as_output() if self.initialization else None,
         }
 
 
@@ -171,8 +174,9 @@ def verify_deployment(
 
     with contextlib.closing(api_client):
         progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
+        source = KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation)
         rollout = wait_for_rollout(
-            KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation),
+            source,
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
@@ -191,6 +195,9 @@ def verify_deployment(
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         warnings = rollout.assessment.warnings
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
+        initialization = None
+        with contextlib.suppress(ApiException, OSError, ValueError):  # a measurement, never a reason to fail
+            initialization = initialization_times(source.snapshot().pods, rollout.assessment.ready_pod_names)
 
         cancellation.raise_if_cancelled("starting the HTTP checks")
         headers: dict[str, str] = {}
@@ -217,5 +224,6 @@ def verify_deployment(
             endpoint=endpoint.description,
             verified_pods=rollout.assessment.ready_pod_names,
             warnings=warnings,
+            initialization=initialization,
         )
 
