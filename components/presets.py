@@ -45,6 +45,8 @@ class EnvironmentProfile:
     gpu_wait_timeout_seconds: int
     atomic: bool
     replicas: int
+    registry_enabled: bool
+    """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -65,15 +67,15 @@ SIZE_PRESETS: dict[str, SizePreset] = {
 ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     "development": EnvironmentProfile(
         startup_budget_factor=1.0, helm_timeout_margin_seconds=300,
-        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1,
+        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1, registry_enabled=False,
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, registry_enabled=True,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, registry_enabled=True,
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pulumi
@@ -10,12 +11,15 @@ import pulumi_kubernetes as k8s
 from components.chart_values import chart_values
 from components.config import GPU_RESOURCE, DeploymentConfig
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
+from components.registry.connection import missing_connection_problem
+from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH"]
 
 # Relative to the project directory (Pulumi runs the program there), so state does not depend on the clone's path.
 DEFAULT_CHART_PATH = "./charts/vllm-deployment"
+SERVICE_PORT = 8000  # the chart's Service port
 
 
 @dataclass
@@ -35,6 +39,7 @@ class VllmModel(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     verification: pulumi.Output[dict]
     gpu_wait: pulumi.Output[dict]
+    registry: pulumi.Output[dict | None]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
@@ -101,7 +106,7 @@ class VllmModel(pulumi.ComponentResource):
                 revision=self.release.status.apply(lambda status: status.revision),
                 access_mode=verify.access_mode,
                 base_url=verify.base_url,
-                service_port=8000,
+                service_port=SERVICE_PORT,
                 health_path=verify.health_path,
                 ready_path=verify.ready_path,
                 completions_path=verify.completions_path,
@@ -120,6 +125,8 @@ class VllmModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
+        self.registry_entry = self._register(name, config) if config.registry.enabled else None
+
         self.release_name = self.release.name
         self.namespace = self.release.namespace
         self.revision = self.release.status.apply(lambda status: status.revision)
@@ -132,6 +139,10 @@ class VllmModel(pulumi.ComponentResource):
         )
         self.gpu_wait = pulumi.Output.all(
             placeable_replicas=self.gpu_gate.placeable_replicas, waited_seconds=self.gpu_gate.waited_seconds)
+        entry = self.registry_entry
+        self.registry = pulumi.Output.from_input(None) if entry is None else pulumi.Output.all(
+            entry_id=entry.entry_id, status=entry.status, endpoint=entry.endpoint, updated_at=entry.updated_at,
+            database=entry.database, schema_version=entry.schema_version)
         self.register_outputs({
             "release_name": self.release_name,
             "namespace": self.namespace,
@@ -139,5 +150,41 @@ class VllmModel(pulumi.ComponentResource):
             "endpoint": self.endpoint,
             "verification": self.verification,
             "gpu_wait": self.gpu_wait,
+            "registry": self.registry,
         })
+
+    def _register(self, name: str, config: DeploymentConfig) -> ModelRegistryEntry:
+        """The verified model's row in model_registry_entries: written only after the verification passed."""
+        registry, check = config.registry, self.verification_check
+        missing = missing_connection_problem(registry.database_url, os.environ)
+        if missing:  # a preview in CI may lack the database: warn here, fail (clearly) only at registration
+            pulumi.log.warn(f"vllm-deploy:registry: {missing}", resource=self)
+        return ModelRegistryEntry(
+            f"{name}-registry",
+            ModelRegistryEntryArgs(
+                database_url=pulumi.Output.secret(registry.database_url),
+                environment=config.environment,
+                served_model_name=config.model.served_model_name,
+                model_path=config.model.path,
+                stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
+                namespace=self.release.namespace,
+                release_name=self.release.name,
+                service_port=SERVICE_PORT,
+                api_path=config.verification.completions_path,
+                image=config.image.reference,
+                chart_version=self.release.status.apply(lambda status: status.version),
+                helm_revision=check.verified_revision,
+                gpus_per_pod=config.resources.gpus,
+                replicas=config.release.replicas,
+                max_model_len=config.model.max_model_len or None,
+                verified_at=check.verified_at,
+                p50_seconds=check.p50_seconds,
+                p95_seconds=check.p95_seconds,
+                routing_enabled=registry.routing,
+                on_destroy=registry.on_destroy,
+                connect_timeout_seconds=registry.connect_timeout_seconds,
+                retry_timeout_seconds=registry.retry_timeout_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[check]),
+        )
 
