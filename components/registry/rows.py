@@ -81,6 +81,8 @@ LIST_COLUMNS = (
     "helm_revision", "p95_seconds", "verified_at", "updated_by",
 )
 
+ROUTABLE_COLUMNS = ("environment", "served_model_name", "url", "image", "helm_revision", "p95_seconds", "verified_at")
+
 ROUTABLE_SQL = f"SELECT * FROM {ROUTER_VIEW} ORDER BY environment, served_model_name"
 """The router's query: exactly the routable models."""
 

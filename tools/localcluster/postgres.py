@@ -224,8 +224,11 @@ def _alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:  # a killed server whose parent has not reaped it yet is a zombie: not running
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) said it exists
 
 
 # ---------------------------------------------------------------------------- lifecycle
@@ -291,6 +294,11 @@ def start(state_dir: Path | str = DEFAULT_STATE, *, port: int | None = None) -> 
             shutil.rmtree(data)
         _initdb(state, bin_dir)
     _own(data)
+    stale = _postmaster_pid(data)
+    if stale and not _alive(stale):
+        # Left by a crash (kill -9). Its PID may still be an unreaped zombie, which PostgreSQL would take for a
+        # running server; its backends are gone (kill_server waits for each), so the lock file is stale.
+        (data / "postmaster.pid").unlink(missing_ok=True)
     info = _load_info(state)
     chosen = _pick_port(port or info.get("port"))
     _write_pgpass(state, chosen, _passwords(state))

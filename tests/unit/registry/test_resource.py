@@ -1,0 +1,39 @@
+"""The provider's check and diff (no database needed) and the Args' inputs."""
+
+from components.registry.resource import (
+    OUTPUT_KEYS,
+    PROVIDER_VERSION,
+    ModelRegistryEntryArgs,
+    ModelRegistryEntryProvider,
+)
+from components.unknowns import UNKNOWN
+from tests.unit.registry.builders import entry_inputs
+
+
+def test_check_reports_bad_inputs_and_a_missing_connection(monkeypatch):
+    for name in ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    result = ModelRegistryEntryProvider().check({}, entry_inputs(replicas=0.0))
+    assert {f.property for f in result.failures} == {"replicas", "database_url"}
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    assert ModelRegistryEntryProvider().check({}, entry_inputs()).failures == []
+    assert ModelRegistryEntryProvider().check({}, entry_inputs(database_url=UNKNOWN)).failures == []
+
+
+def test_diff_registers_again_on_new_evidence_and_replaces_on_a_new_name():
+    provider = ModelRegistryEntryProvider()
+    old = entry_inputs()
+    assert provider.diff("id", old, entry_inputs()).changes is False
+    assert provider.diff("id", old, entry_inputs(helm_revision=2.0)).changes is True
+    assert provider.diff("id", old, entry_inputs(verified_at="2026-12-03T00:00:00+00:00")).changes is True
+    renamed = provider.diff("id", old, entry_inputs(served_model_name="llama-7b-v2"))
+    assert renamed.replaces == ["served_model_name"] and renamed.delete_before_replace is False
+    assert provider.diff("id", {**old, "helm_revision": 1}, entry_inputs()).changes is False  # 1 == 1.0
+
+
+def test_args_make_the_url_secret_and_carry_the_provider_version():
+    values = {k: v for k, v in entry_inputs().items() if k != "provider_version"}
+    inputs = ModelRegistryEntryArgs(**values).to_inputs()
+    assert inputs["provider_version"] == PROVIDER_VERSION
+    assert type(inputs["database_url"]).__name__ == "Output"
+    assert "status" in OUTPUT_KEYS and "database" in OUTPUT_KEYS
