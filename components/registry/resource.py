@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,12 +84,14 @@ def _register(props: dict[str, Any]) -> dict[str, Any]:
         raise RegistrationFailed(str(error)) from None
     database = _database(settings)
     row = entry_row(settings, _key(settings)["updated_by"])
+    started = time.monotonic()
     try:
         stored, version = database.register(row)
     except RegistryError as error:
         raise RegistrationFailed(str(error)) from None
     _progress(f"registered {settings.environment}/{settings.served_model_name} (id {stored['id']}, "
-              f"{stored['status']}, routing {'on' if stored['routing_enabled'] else 'off'}) in {database.target.short}")
+              f"{stored['status']}, routing {'on' if stored['routing_enabled'] else 'off'}) in {database.target.short} "
+              f"in {time.monotonic() - started:.3f} s")
     normalized, _ = validate(props)
     outs = {k: normalized.get(k) for k in REGISTER_KEYS}
     outs.update(connect_timeout_seconds=settings.connect_timeout_seconds,
