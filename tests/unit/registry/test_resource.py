@@ -1,5 +1,7 @@
 """The provider's check and diff (no database needed) and the Args' inputs."""
 
+import pulumi
+
 from components.registry.resource import (
     OUTPUT_KEYS,
     PROVIDER_VERSION,
@@ -31,9 +33,11 @@ def test_diff_registers_again_on_new_evidence_and_replaces_on_a_new_name():
     assert provider.diff("id", {**old, "helm_revision": 1}, entry_inputs()).changes is False  # 1 == 1.0
 
 
-def test_args_make_the_url_secret_and_carry_the_provider_version():
-    values = {k: v for k, v in entry_inputs().items() if k != "provider_version"}
+def test_args_make_the_url_secret_and_carry_the_provider_version(monkeypatch):
+    made_secret = []
+    monkeypatch.setattr(pulumi.Output, "secret", lambda value: made_secret.append(value) or ("secret", value))
+    values = {k: v for k, v in entry_inputs(database_url="postgresql://h/db").items() if k != "provider_version"}
     inputs = ModelRegistryEntryArgs(**values).to_inputs()
     assert inputs["provider_version"] == PROVIDER_VERSION
-    assert type(inputs["database_url"]).__name__ == "Output"
+    assert inputs["database_url"] == ("secret", "postgresql://h/db") and made_secret == ["postgresql://h/db"]
     assert "status" in OUTPUT_KEYS and "database" in OUTPUT_KEYS
