@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The local cluster's PostgreSQL server (the model registry's database), on 127.0.0.1 only.
 
-    python3 tools/localcluster/postgres.py up|down|status|env [--state DIR]
+    python3 tools/localcluster/postgres.py up|down|status|env|bindir [--state DIR]
 
 ``start()`` runs ``initdb`` into ``<state>/data`` once, then ``pg_ctl start``; it creates the role and the
 database ``vllm_registry`` with a random password kept in ``<state>/pgpass`` (libpq's password file, mode 0600),
@@ -94,22 +94,24 @@ def _log(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------- binaries and users
-def find_bin_dir() -> Path:
+def find_bin_dir(environ: dict | None = None, debian_root: Path = Path("/usr/lib/postgresql")) -> Path:
     """Directory with initdb, pg_ctl and postgres; raises ``PostgresError`` with the install hint."""
+    environ = dict(os.environ) if environ is None else environ
+    search_path = environ.get("PATH", "")
     candidates: list[Path] = []
-    if os.environ.get("PG_BINDIR"):
-        candidates.append(Path(os.environ["PG_BINDIR"]))
-    if shutil.which("pg_config"):
+    if environ.get("PG_BINDIR"):
+        candidates.append(Path(environ["PG_BINDIR"]))
+    pg_config = shutil.which("pg_config", path=search_path)
+    if pg_config:
         try:
-            out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True)
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True)
             candidates.append(Path(out.stdout.strip()))
         except (OSError, subprocess.SubprocessError):
             pass
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: _version_key(p.parent.name),
-                    reverse=True)
-    candidates += debian
-    if shutil.which("initdb"):
-        candidates.append(Path(shutil.which("initdb")).resolve().parent)
+    candidates += sorted(debian_root.glob("*/bin"), key=lambda p: _version_key(p.parent.name), reverse=True)
+    initdb = shutil.which("initdb", path=search_path)
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
     for directory in candidates:
         if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres", "psql")):
             return directory
@@ -396,11 +398,13 @@ def env(state_dir: Path | str = DEFAULT_STATE) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("up", "down", "status", "env"))
+    parser.add_argument("command", choices=("up", "down", "status", "env", "bindir"))
     parser.add_argument("--state", default=str(DEFAULT_STATE), help="state directory (default .state/postgres)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "up":
+        if args.command == "bindir":  # exit 1 with the install hint when the server binaries are missing
+            print(find_bin_dir())
+        elif args.command == "up":
             server = start(args.state)
             _log(f"ready: {database_url(server)} (password in {server.pgpass})")
         elif args.command == "down":
