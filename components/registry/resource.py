@@ -27,8 +27,6 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from components.unknowns import is_unknown_value
-
 from .connection import missing_connection_problem
 from .settings import PROVIDER_VERSION, REGISTER_KEYS, RegistrySettings, settings_from, validate
 
@@ -82,6 +80,9 @@ def _register(props: dict[str, Any]) -> dict[str, Any]:
         settings = settings_from(props)
     except ValueError as error:
         raise RegistrationFailed(str(error)) from None
+    missing = missing_connection_problem(settings.database_url, os.environ)
+    if missing:
+        raise RegistrationFailed(f"registry: {missing}")
     database = _database(settings)
     row = entry_row(settings, _key(settings)["updated_by"])
     started = time.monotonic()
@@ -106,14 +107,10 @@ class ModelRegistryEntryProvider(dyn.ResourceProvider):
     """check / diff / create / update / delete / read of ``ModelRegistryEntry``."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+        # A connection missing from this environment is not an input problem: a CI preview may lack the database.
+        # VllmModel warns about it at preview; the registration fails with the same diagnosis.
         inputs, problems = validate(news)
-        failures = [dyn.CheckFailure(p.property, p.reason) for p in problems]
-        url = inputs.get("database_url")
-        if not is_unknown_value(url):
-            missing = missing_connection_problem(url or "", os.environ)
-            if missing:
-                failures.append(dyn.CheckFailure("database_url", missing))
-        return dyn.CheckResult(inputs, failures)
+        return dyn.CheckResult(inputs, [dyn.CheckFailure(p.property, p.reason) for p in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         normalized, _ = validate(news)

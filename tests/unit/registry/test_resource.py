@@ -1,25 +1,32 @@
 """The provider's check and diff (no database needed) and the Args' inputs."""
 
 import pulumi
+import pytest
 
 from components.registry.resource import (
     OUTPUT_KEYS,
     PROVIDER_VERSION,
     ModelRegistryEntryArgs,
     ModelRegistryEntryProvider,
+    RegistrationFailed,
 )
 from components.unknowns import UNKNOWN
 from tests.unit.registry.builders import entry_inputs
 
 
-def test_check_reports_bad_inputs_and_a_missing_connection(monkeypatch):
+def test_check_reports_bad_inputs_but_not_a_connection_missing_from_this_environment(monkeypatch):
     for name in ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"):
         monkeypatch.delenv(name, raising=False)
     result = ModelRegistryEntryProvider().check({}, entry_inputs(replicas=0.0))
-    assert {f.property for f in result.failures} == {"replicas", "database_url"}
-    monkeypatch.setenv("PGHOST", "127.0.0.1")
-    assert ModelRegistryEntryProvider().check({}, entry_inputs()).failures == []
+    assert [f.property for f in result.failures] == ["replicas"]
     assert ModelRegistryEntryProvider().check({}, entry_inputs(database_url=UNKNOWN)).failures == []
+
+
+def test_create_without_any_connection_fails_with_what_to_set(monkeypatch):
+    for name in ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(RegistrationFailed, match="registry.databaseUrl"):
+        ModelRegistryEntryProvider().create(entry_inputs())
 
 
 def test_diff_registers_again_on_new_evidence_and_replaces_on_a_new_name():
