@@ -101,9 +101,7 @@ def with_cluster(trials: int) -> dict:
                 env = pulumi_environment(work / f"backend-{suffix}", work / f"home-{suffix}")
                 directory = work / f"project-{suffix}"
                 directory.mkdir()
-                config = local_stack_config(info.kubeconfig, release, release,
-                                            model={"servedModelName": release},
-                                            registry={"enabled": variant == "on"})
+                config = local_stack_config(info.kubeconfig, release, release, registry={"enabled": variant == "on"})
                 project = PulumiProject(directory, env, "bench", config)
                 if variant == "on":
                     assert project.run("config", "set", "--secret", "--path",

@@ -1,7 +1,7 @@
 """The model registry end to end: the real `pulumi` CLI against the local cluster and its PostgreSQL server.
 
 Each test registers into a database of its own on the cluster's server (tools/cluster up starts it), given as the
-secret stack setting registry.databaseUrl; the served model name is the test's release name.
+secret stack setting registry.databaseUrl (the served model name is the simulator's, llama-7b, in every test).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from tests.support.postgres import drop_database, fresh_database
 from tools.localcluster import postgres as pg
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+MODEL = "llama-7b"  # Pulumi.local.yaml's model.servedModelName: the name the simulator serves
 FAULT = ["--failure-injection-rate=100", "--failure-types=server_error"]
 
 
@@ -41,9 +42,8 @@ def test_up_registers_a_failed_verification_changes_nothing_a_new_tag_updates_de
         registry_db, deployed_project):
     url, password = registry_db
     project = deployed_project(registry={"enabled": True, "routing": True})
-    name = project.release
+    name = MODEL
     config = _stack_config(project)
-    config["model"] = {**config["model"], "servedModelName": name}
 
     def configure(**changes):
         for section, values in changes.items():
@@ -60,7 +60,7 @@ def test_up_registers_a_failed_verification_changes_nothing_a_new_tag_updates_de
     row = database.fetch("development", name)
     outputs = project.outputs()
     assert row["status"] == "active" and row["routing_enabled"] is True
-    assert row["endpoint"] == f"http://{name}.{project.namespace}.svc.cluster.local:8000"
+    assert row["endpoint"] == f"http://{project.release}.{project.namespace}.svc.cluster.local:8000"
     assert (row["image"], row["helm_revision"]) == ("vllm/vllm-openai:v0.11.0", outputs["revision"])
     assert row["p95_seconds"] == outputs["verification"]["p95_seconds"]
     assert row["stack"] == "vllm-deploy/e2e" and row["updated_by"].endswith("@vllm-deploy/e2e")
@@ -99,9 +99,8 @@ def test_up_registers_a_failed_verification_changes_nothing_a_new_tag_updates_de
 def test_unreachable_registry_fails_up_clearly_and_the_next_up_only_registers(registry_db, deployed_project):
     url, password = registry_db
     project = deployed_project(registry={"enabled": True, "retryTimeoutSeconds": 2, "connectTimeoutSeconds": 1})
-    name = project.release
+    name = MODEL
     config = _stack_config(project)
-    config["model"] = {**config["model"], "servedModelName": name}
     project.set_config(config)
     port = url.rsplit(":", 1)[1].split("/", 1)[0]
     unreachable = url.replace(f":{port}/", ":1/")
