@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 import yaml
 
@@ -68,6 +69,16 @@ def test_up_registers_a_failed_verification_changes_nothing_a_new_tag_updates_de
     assert [r["served_model_name"] for r in database.list(routable_only=True)] == [name]
     state = project.run("stack", "export")
     assert password not in state.output and password not in first.output  # secret in state, never in logs
+    unchanged = project.preview("--expect-no-changes")
+    assert unchanged.ok, unchanged.output
+
+    # The row vanished (e.g. the database was recreated): `pulumi up --refresh` registers it again.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM model_registry_entries")
+    refreshed = project.up("--refresh")
+    assert refreshed.ok, refreshed.output
+    row = database.fetch("development", name)
+    assert row["status"] == "active" and row["helm_revision"] == outputs["revision"]
 
     # A failed verification (simulator fault) of a new image registers nothing: the row stays as it was.
     configure(image={"tag": "v0.11.1"})
