@@ -11,13 +11,15 @@ ENV := source $(ROOT)/tools/env.sh &&
 STACK ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools cluster-up cluster-down demo preview test test-unit lint bench destroy clean
+.PHONY: help setup tools cluster-up cluster-down demo preview promote drift test test-unit lint bench destroy clean
 
 help:
 	@echo "make demo         deploy the 'local' stack to the built-in local cluster (builds tools on first run)"
 	@echo "make test         run every test (unit, integration, end-to-end)"
 	@echo "make test-unit    only the tests that need no cluster and no built tools"
 	@echo "make preview STACK=development   pulumi preview with the policy pack"
+	@echo "make promote FROM=development TO=staging   preview TO with FROM's verified image and chart"
+	@echo "make drift STACK=local   pulumi preview --refresh --expect-no-changes (fails on drift)"
 	@echo "make bench        benchmarks -> bench/results/"
 	@echo "make cluster-down stop the local cluster; make destroy tears down the local stack"
 
@@ -44,6 +46,15 @@ demo: setup cluster-up
 preview: setup tools
 	$(ENV) pulumi stack select --create $(STACK) >/dev/null && \
 	  pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$$(python -c "import yaml;print(yaml.safe_load(open('Pulumi.$(STACK).yaml'))['config']['vllm-deploy:environment'])").json
+
+# Preview (never update) TO with the image and chart FROM deployed and verified; Pulumi.$(TO).yaml is untouched.
+promote: setup tools
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=development TO=staging" >&2; exit 2; }
+	$(ENV) python -m promotion.promote --from $(FROM) --to $(TO)
+
+# The scheduled drift check of .github/workflows/drift.yml, for one stack.
+drift: setup tools
+	$(ENV) python -m promotion.drift --stack $(STACK)
 
 destroy: setup tools
 	$(ENV) pulumi destroy --stack $(STACK) --yes

@@ -10,6 +10,8 @@ import pulumi_kubernetes as k8s
 
 from components.chart_values import chart_values
 from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
+from components.deployed import chart_digest, deployed_record
+from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.registry.connection import missing_connection_problem
 from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
@@ -40,6 +42,7 @@ class VllmModel(pulumi.ComponentResource):
     verification: pulumi.Output[dict]
     gpu_wait: pulumi.Output[dict]
     registry: pulumi.Output[dict | None]
+    deployed: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
@@ -130,6 +133,14 @@ class VllmModel(pulumi.ComponentResource):
         )
 
         self.registry_entry = self._register(name, config) if config.registry.enabled else None
+        # helm.v3.Release's refresh reads only Helm's record: this child makes `preview --refresh` see hand edits.
+        self.drift_check = ReleaseDrift(
+            f"{name}-drift",
+            ReleaseDriftArgs(kubeconfig=kubeconfig, context=context, namespace=self.release.namespace,
+                             release_name=self.release.name,
+                             revision=self.release.status.apply(lambda status: status.revision)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
 
         self.release_name = self.release.name
         self.namespace = self.release.namespace
@@ -147,6 +158,11 @@ class VllmModel(pulumi.ComponentResource):
         self.registry = pulumi.Output.from_input(None) if entry is None else pulumi.Output.all(
             entry_id=entry.entry_id, status=entry.status, endpoint=entry.endpoint, updated_at=entry.updated_at,
             database=entry.database, schema_version=entry.schema_version)
+        digest = chart_digest(args.chart_path)
+        self.deployed = self.release.status.apply(lambda status: deployed_record(
+            config, chart_digest=digest, release_status={
+                "chart": status.chart, "version": status.version, "app_version": status.app_version,
+                "revision": status.revision}))
         self.register_outputs({
             "release_name": self.release_name,
             "namespace": self.namespace,
@@ -155,6 +171,7 @@ class VllmModel(pulumi.ComponentResource):
             "verification": self.verification,
             "gpu_wait": self.gpu_wait,
             "registry": self.registry,
+            "deployed": self.deployed,
         })
 
     def _register(self, name: str, config: DeploymentConfig) -> ModelRegistryEntry:

@@ -64,8 +64,9 @@ class ProgramMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         self.inputs[args.name] = _plain(args.inputs)
         if args.typ == "kubernetes:helm.sh/v3:Release":
-            state["status"] = {"revision": 1, "name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
-                               "status": "deployed", "chart": "vllm-deployment", "version": "0.1.0"}
+            state["status"] = {"revision": 1, "name": args.inputs.get("name"),
+                               "namespace": args.inputs.get("namespace"), "status": "deployed",
+                               "chart": "vllm-deployment", "version": "0.1.0"}
         elif args.typ.endswith("vllm:GpuCapacityGate"):
             state.update({"placeable_replicas": 2, "waited_seconds": 0.5, "nodes": []})
         elif args.typ.endswith("vllm:DeploymentVerification"):
@@ -122,6 +123,7 @@ def main(argv: list[str]) -> int:
             release_name=model.release_name, namespace=model.namespace, revision=model.revision,
             endpoint=model.endpoint, verification=model.verification, gpu_wait=model.gpu_wait,
             registry=model.registry,
+            deployed=model.deployed,
         ).apply(outputs.update)
 
     try:

@@ -20,6 +20,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 VERIFICATION = "pulumi-python:dynamic/vllm:DeploymentVerification"
 REGISTRY = "pulumi-python:dynamic/vllm:ModelRegistryEntry"
 PROVIDER = "pulumi:providers:kubernetes"
+DRIFT = "pulumi-python:dynamic/vllm:ReleaseDrift"
 
 
 def run_program(stack: str, config: dict | None = None) -> dict:
@@ -52,9 +53,9 @@ def test_graph_is_component_with_gate_release_verification(stack):
     release_name = validate_config(stack_config(stack)).release.name
     assert component["name"] == release_name
     registry = [REGISTRY] if validate_config(stack_config(stack)).registry.enabled else []
-    expected = [COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION, *registry]
+    expected = [COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT, *registry]
     assert sorted(r["type"] for r in result["registrations"]) == sorted(expected)
-    for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION, *registry):
+    for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT, *registry):
         assert one(stack, type_)["parent"] == component["urn"], type_
 
 
@@ -132,8 +133,20 @@ def test_gate_and_verification_get_the_stack_settings(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_kubeconfig_is_a_secret_everywhere(stack):
-    for type_ in (GATE, VERIFICATION):
+    for type_ in (GATE, VERIFICATION, DRIFT):
         assert "kubeconfig" in one(stack, type_)["secret_inputs"], type_
+    assert "kubeconfig" in one(stack, DRIFT)["additional_secret_outputs"]  # kept in outputs for refresh
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_drift_check_follows_the_release_and_declares_no_drift(stack):
+    config = validate_config(stack_config(stack))
+    release, drift = one(stack, RELEASE), one(stack, DRIFT)
+    assert release["urn"] in drift["dependencies"]
+    assert release["urn"] in drift["property_dependencies"]["revision"]
+    inputs = program(stack)["inputs"][f"{config.release.name}-drift"]
+    assert (inputs["namespace"], inputs["release_name"], inputs["revision"]) == ("system", config.release.name, 1)
+    assert inputs["drift"] == [] and inputs["provider_version"] == "1"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -159,3 +172,26 @@ def test_invalid_config_fails_before_any_resource_is_registered():
     assert "vllm-deploy:model.size: 'huge' is not valid" in result["error"]
     assert "vllm-deploy:image.tag: 'latest' is not valid" in result["error"]
     assert result["registrations"] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deployed_output_records_model_version_resources_and_arguments(stack):
+    """The workflow's "Document configuration" step: model path and version, resources, custom arguments."""
+    from components.deployed import chart_digest
+
+    config = validate_config(stack_config(stack))
+    deployed = program(stack)["outputs"]["deployed"]
+    assert deployed["environment"] == config.environment
+    assert deployed["model"] == {"path": config.model.path, "size": config.model.size,
+                                 "served_model_name": config.model.served_model_name}
+    assert deployed["image"] == {"repository": "vllm/vllm-openai", "tag": config.image.tag,
+                                 "reference": f"vllm/vllm-openai:{config.image.tag}"}
+    assert deployed["chart"]["name"] == "vllm-deployment" and deployed["chart"]["version"] == "0.1.0"
+    assert deployed["chart"]["revision"] == 1
+    assert deployed["chart"]["digest"] == chart_digest(ROOT / "charts" / "vllm-deployment")
+    assert deployed["resources"]["limits"] == {"nvidia.com/gpu": config.resources.gpus,
+                                               "memory": config.resources.memory_limit,
+                                               "cpu": config.resources.cpu_limit}
+    assert deployed["resources"]["replicas"] == config.release.replicas
+    assert deployed["vllm_args"]["tensor_parallel_size"] == config.model.tensor_parallel_size
+    assert deployed["vllm_args"]["extra_args"] == list(config.model.extra_args)
