@@ -3,6 +3,9 @@
 Processes (each one module's job; state in <repo>/.state/cluster, binaries from <repo>/.tools/bin):
 
 - etcd, kube-apiserver, kube-controller-manager, kube-scheduler (controlplane.py, pki.py);
+- egress-proxy (egress.py): the API server's only way to kubelets and pods; it lets through 127.0.0.1 and
+  maps a pod IP to that pod's process, so pod IPs (198.18.0.0/16, not loopback: EndpointSlices refuse
+  loopback) give Services real endpoints while nothing ever leaves 127.0.0.1;
 - kwok (kwok.py): nodes and pods are simulated; its kubelet API serves port-forward, logs and exec;
 - vllm-sim: the shared simulator (``VLLM_SIM_URL``), behind port 8000 of every pod the runner does not run;
 - pod-runner (runner.py): gives each vLLM pod (label ``app.kubernetes.io/name=vllm``) its own process.

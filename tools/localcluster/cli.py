@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .engines import DEFAULT_ENGINE, ENGINES
 from .layout import COMPONENTS, DEFAULT_SIM_MODEL, HOST, Layout, repo_root
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None, layout: Layout | None = None) -> int:
     layout = layout or Layout(repo_root())
     if argv[:1] == ["_crilog"]:  # internal: the shared simulator's log copier
         return crilog(argv[1])
+    if argv[:1] == ["_egress"]:  # internal: the API server's egress proxy (a component started by up)
+        from .egress import serve
+
+        return serve(Path(argv[1]), Path(argv[2]))
     if argv[:1] == ["_runner"]:  # internal: the pod runner (a component started by up)
         return runner_main(argv[1:], layout)
     args = parse(argv)

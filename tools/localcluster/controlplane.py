@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import kwok, manifests
+from .egress import egress_config
 from .engines import DEFAULT_ENGINE
 from .health import client_ssl, http_ok, insecure_ssl, wait_for
 from .kubeapi import Api, kubectl
@@ -94,6 +95,7 @@ class Cluster:
             "kwok": lambda: http_ok(f"https://{HOST}:{p['kwok']}/healthz", insecure_ssl()),
             "vllm-sim": lambda: http_ok(f"http://{HOST}:{p['sim']}/health"),
             "pod-runner": lambda: self.runner_state().get("pid") == self.procs.pid_of("pod-runner"),
+            "egress-proxy": lambda: self.layout.egress_socket.exists(),
         }
         return {c: self.procs.pid_of(c) is not None and checks[c]() for c in names}
 
@@ -161,6 +163,10 @@ class Cluster:
             layout.kubeconfig_of(component).write_text(render_kubeconfig(layout.pki, server, component, cert))
 
         etcd_url = f"http://{HOST}:{ports['etcd']}"
+        procs.start("egress-proxy", [sys.executable, str(layout.root / ENTRY_POINT), "_egress",
+                                     str(layout.egress_socket), str(layout.runner_state), str(layout.logs)],
+                    cwd=layout.root, marker="_egress")
+        (layout.state / "egress.yaml").write_text(egress_config(layout.egress_socket))
         procs.start("etcd", etcd_argv(layout, ports), cwd=layout.state)
         self.wait_for("etcd /health", lambda: http_ok(f"{etcd_url}/health"), "etcd")
         procs.start("kube-apiserver", apiserver_argv(layout, ports), cwd=layout.state)
@@ -180,7 +186,7 @@ class Cluster:
         procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         self.start_simulator(info, sim_cmd)
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                     *(f"crd/{n}" for n in ("portforwards.kwok.x-k8s.io", "logs.kwok.x-k8s.io")))
+                     *(f"crd/{n}" for n in kwok.CRD_NAMES))
         (layout.state / "kwok.yaml").write_text(kwok.render_config(
             upstream_stages, ports["sim"], layout.logs / "vllm-sim.cri.log", layout.state))
         procs.start("kwok", kwok.kwok_argv(layout, ports["kwok"]), cwd=layout.state)
@@ -191,6 +197,7 @@ class Cluster:
             self.wait_for(f"{name} /healthz",
                           lambda port=port: http_ok(f"https://{HOST}:{ports[port]}/healthz", insecure_ssl()), name)
         self.wait_for("simulator /health", lambda: http_ok(f"http://{HOST}:{ports['sim']}/health"), "vllm-sim")
+        self.wait_for("egress proxy socket", self.layout.egress_socket.exists, "egress-proxy")
         self.wait_for("pod runner", lambda: self.health(info, "pod-runner")["pod-runner"], "pod-runner")
         self.wait_for("nodes Ready", self.nodes_ready, "kwok")
         self.wait_for("default service account", lambda: self.kubectl(
@@ -238,7 +245,8 @@ class Cluster:
             kill_orphan(pid)
         if layout.data.exists():
             shutil.rmtree(layout.data, ignore_errors=True)
-        for f in (layout.info, layout.state / "kwok.yaml", layout.runner_state, layout.sim_defaults):
+        for f in (layout.info, layout.state / "kwok.yaml", layout.runner_state, layout.sim_defaults,
+                  layout.egress_socket):
             f.unlink(missing_ok=True)
         if not quiet:
             log("down (data removed; PKI and logs kept in .state/cluster)")
@@ -450,6 +458,7 @@ def apiserver_argv(layout: Layout, ports: dict) -> list[str]:
         "--authorization-mode=Node,RBAC", "--endpoint-reconciler-type=none",
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true", "--profiling=false", "--v=1",
+        f"--egress-selector-config-file={layout.state / 'egress.yaml'}",
     ]
 
 

@@ -25,7 +25,8 @@ UPSTREAM_STAGES = ("node-initialize.yaml", "node-heartbeat-with-lease.yaml", "po
                    "pod-delete.yaml")
 # kwok CRDs we create objects of at run time (one PortForward and one Logs per runner pod).
 CRD_KINDS = ("PortForward", "Logs")
-CRD_FILES = ("kwok.x-k8s.io_portforwards.yaml", "kwok.x-k8s.io_logs.yaml")
+CRD_NAMES = ("portforwards.kwok.x-k8s.io", "logs.kwok.x-k8s.io")
+CRD_FILES = tuple(f"kwok.x-k8s.io_{name.split('.')[0]}.yaml" for name in CRD_NAMES)
 # Pods the pod runner gives a process of their own: the chart's pods (and test pods shaped like them).
 RUNNER_LABEL = ("app.kubernetes.io/name", "vllm")
 
@@ -136,6 +137,8 @@ def pod_ready_stage() -> str:
 conditions:
 - type: ContainersReady
   status: "True"
+  reason: ""
+  message: ""
   lastTransitionTime: {{ $now | Quote }}
 - type: Ready
   status: "True"

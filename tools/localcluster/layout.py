@@ -8,8 +8,11 @@ from pathlib import Path
 HOST = "127.0.0.1"
 CONTEXT = "vllm-local"
 
-# Loopback ranges, so nothing ever targets a routable address.
-POD_CIDR = "127.1.0.0/16"
+# Pod IPs come from a range reserved for benchmarks (RFC 2544), not loopback: EndpointSlices refuse loopback
+# addresses, and a Service needs endpoints. Nothing dials them: the API server's cluster traffic goes through
+# egress.py, which maps a pod IP to the pod's process on 127.0.0.1 and refuses everything else.
+POD_CIDR = "198.18.0.0/16"
+# Service IPs: loopback (nothing dials them either; there is no kube-proxy).
 SERVICE_CIDR = "127.2.0.0/16"
 SERVICE_IP = "127.2.0.1"
 
@@ -25,7 +28,7 @@ GPU_NODES = ("gpu-node-0", "gpu-node-1")
 CPU_NODES = ("cpu-node-0",)
 GPUS_PER_NODE = 2
 # Start order; down stops them in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "vllm-sim",
+COMPONENTS = ("etcd", "egress-proxy", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "vllm-sim",
               "pod-runner")
 CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
 SIM_BINARY = "llm-d-inference-sim"
@@ -92,6 +95,11 @@ class Layout:
     def runner_state(self) -> Path:
         """What the pod runner runs (pod -> port, pid, args), rewritten after every change."""
         return self.state / "pod-runner.json"
+
+    @property
+    def egress_socket(self) -> Path:
+        """The unix socket of the API server's egress proxy (egress.py)."""
+        return self.state / "egress.sock"
 
     def kubeconfig_of(self, component: str) -> Path:
         return self.state / f"{component}.kubeconfig"

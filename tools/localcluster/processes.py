@@ -33,7 +33,9 @@ def running_pid(pid: int, marker: str) -> bool:
         return False
     if stat.rsplit(")", 1)[1].split()[0] == "Z":
         return False
-    return marker in cmdline
+    # An empty command line: the process is in the middle of exec (just started), or a kernel thread
+    # (which ignores signals); either way not a recycled pid of someone else's program.
+    return not cmdline.strip() or marker in cmdline
 
 
 class Processes:
@@ -126,7 +128,7 @@ def orphans(binaries: set[str], state: str, logs: str) -> list[int]:
 def is_orphan_of(argv: list[str], binaries: set[str], state: str, logs: str) -> bool:
     line = " ".join(argv)
     ours = argv[0] in binaries and state in line
-    helper = any(f" {h} " in f" {line} " for h in ("_crilog", "_runner", "_podproc")) and logs in line
+    helper = any(f" {h} " in f" {line} " for h in ("_crilog", "_runner", "_egress")) and logs in line
     return ours or helper
 
 

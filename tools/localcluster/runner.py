@@ -27,6 +27,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,9 +93,10 @@ def status_patch(pod: dict, ours: dict) -> dict:
     """containerStatuses plus the ContainersReady condition (Ready is kwok's stages' job)."""
     statuses = merged_container_statuses(pod, ours)
     all_ready = all(s.get("ready") for s in statuses)
-    condition = {"type": "ContainersReady", "status": "True" if all_ready else "False",
+    condition = {"type": "ContainersReady", "status": "True", "reason": "", "message": "",
                  "lastTransitionTime": now_rfc3339()}
     if not all_ready:
+        condition["status"] = "False"
         condition["reason"] = "ContainersNotReady"
         condition["message"] = "containers with unready status: [" + " ".join(
             s["name"] for s in statuses if not s.get("ready")) + "]"
@@ -179,21 +181,28 @@ class Runner:
         self.write_state()
         try:
             while not self.stopping.is_set():
-                busy = any(p.proc and not p.ready for p in self.pods.values())
                 try:
-                    kind, obj = self.events.get(timeout=0.25 if busy else 1.0)
-                    self.on_event(kind, obj)
-                except queue.Empty:
-                    pass
-                if self.reload.is_set():
-                    self.reload.clear()
-                    self.apply_defaults()
-                self.tick()
+                    self.step()
+                except Exception:  # one pod's trouble must not take every pod's process down
+                    self.say(f"error (continuing):\n{traceback.format_exc()}")
         finally:
             for key in list(self.pods):
                 self.forget(key, "runner stopping")
             self.write_state()
         return 0
+
+    def step(self) -> None:
+        """One event (if any arrives soon), a pending reload, then the processes' checks."""
+        busy = any(p.proc and not p.ready for p in self.pods.values())
+        try:
+            kind, obj = self.events.get(timeout=0.25 if busy else 1.0)
+            self.on_event(kind, obj)
+        except queue.Empty:
+            pass
+        if self.reload.is_set():
+            self.reload.clear()
+            self.apply_defaults()
+        self.tick()
 
     def on_event(self, kind: str, obj) -> None:
         if kind == "SYNC":
@@ -375,6 +384,7 @@ class Runner:
             "pid": os.getpid(), "engine": self.engine.name, "generation": self.generation,
             "defaults": self.defaults,
             "pods": {key: {"port": r.port, "pid": r.proc.pid if r.proc else None, "ready": r.ready,
+                           "pod_ip": (r.pod.get("status") or {}).get("podIP"),
                            "restarts": r.restarts, "served_model": r.plan.served_model,
                            "args": list(r.plan.sim_args), "config_error": r.config_error}
                      for key, r in sorted(self.pods.items())},

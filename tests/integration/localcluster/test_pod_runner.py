@@ -91,6 +91,11 @@ def wait_pod(core, namespace: str, name: str, predicate, what: str, timeout: int
                        f"{last.status.to_dict() if last else 'no pod'}")
 
 
+def waiting_reason(pod) -> str | None:
+    status = (pod.status.container_statuses or [None])[0]
+    return status.state.waiting.reason if status and status.state.waiting else None
+
+
 def ready(pod) -> bool:
     return condition(pod, "Ready") == "True"
 
@@ -211,8 +216,7 @@ def test_crash_at_start_looks_like_a_crash_loop_with_the_crashed_instances_log(c
     core.create_namespaced_pod(namespace, vllm_pod("crasher", annotations={f"{SIM}crash-at-start": "true"}))
 
     def crashed(pod):
-        status = (pod.status.container_statuses or [None])[0]
-        return bool(status and status.state.waiting and status.state.waiting.reason == "CrashLoopBackOff")
+        return waiting_reason(pod) == "CrashLoopBackOff"
 
     pod = wait_pod(core, namespace, "crasher", crashed, "in CrashLoopBackOff")
     status = pod.status.container_statuses[0]
@@ -228,11 +232,8 @@ def test_crash_at_start_looks_like_a_crash_loop_with_the_crashed_instances_log(c
 def test_an_unknown_test_annotation_is_a_config_error_naming_the_allowed_ones(core, namespace):
     core.create_namespaced_pod(namespace, vllm_pod("typo", annotations={f"{SIM}ttft": "1s"}))
 
-    def config_error(pod):
-        status = (pod.status.container_statuses or [None])[0]
-        return bool(status and status.state.waiting and status.state.waiting.reason == "CreateContainerConfigError")
-
-    pod = wait_pod(core, namespace, "typo", config_error, "in CreateContainerConfigError")
+    pod = wait_pod(core, namespace, "typo", lambda p: waiting_reason(p) == "CreateContainerConfigError",
+                   "in CreateContainerConfigError")
     message = pod.status.container_statuses[0].state.waiting.message
     assert f"unknown annotation {SIM}ttft" in message and f"{SIM}time-to-first-token" in message
 

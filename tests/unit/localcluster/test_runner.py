@@ -51,7 +51,7 @@ def test_status_patch_sets_containers_ready_from_every_container():
         ("ContainersReady", "False", "ContainersNotReady")
     assert condition["message"] == "containers with unready status: [vllm]"
     ready = status_patch(pod("vllm"), {**ours, "ready": True})["conditions"][0]
-    assert ready["status"] == "True" and "reason" not in ready
+    assert ready["status"] == "True" and ready["reason"] == ready["message"] == ""  # clears the last reason
 
 
 def test_the_ready_condition_is_left_to_kwoks_stages():
