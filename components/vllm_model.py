@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import chart_values
-from components.config import GPU_RESOURCE, DeploymentConfig
+from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
@@ -39,6 +39,8 @@ class VllmModel(pulumi.ComponentResource):
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
         config = args.config
+        for warning in config_warnings(config):
+            pulumi.log.warn(warning, resource=self)
         kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
         context = config.kubernetes.context
 
@@ -114,6 +116,8 @@ class VllmModel(pulumi.ComponentResource):
                 request_timeout_seconds=verify.request_timeout_seconds,
                 pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
+                image_pull_grace_seconds=verify.image_pull_grace_seconds,
+                ready_grace_seconds=verify.ready_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
             ),

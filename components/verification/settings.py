@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.kube_names import is_dns_label
+from components.presets import IMAGE_PULL_GRACE_SECONDS, READY_GRACE_SECONDS, VERIFICATION_ACCESS_MODES
 from components.unknowns import UNKNOWN, is_unknown_value
 
 __all__ = [
@@ -31,8 +32,8 @@ __all__ = [
     "validate",
 ]
 
-SETTINGS_VERSION = "1"  # bump when the verification's behaviour changes, so deployed stacks re-verify
-ACCESS_MODES = ("port-forward", "direct", "service-proxy")
+SETTINGS_VERSION = "2"  # bump when the verification's behaviour changes, so deployed stacks re-verify
+ACCESS_MODES = VERIFICATION_ACCESS_MODES
 
 DEFAULTS: dict[str, Any] = {
     "kubeconfig": "",
@@ -52,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout_seconds": 30.0,
     "pod_ready_timeout_seconds": 1200.0,
     "unreachable_retry_seconds": 120.0,
+    "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
+    "ready_grace_seconds": READY_GRACE_SECONDS,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
     "settings_version": SETTINGS_VERSION,
@@ -96,6 +99,8 @@ class VerificationSettings:
     api_key_secret_name: str
     api_key_secret_key: str
     context: str = ""
+    image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
+    ready_grace_seconds: float = READY_GRACE_SECONDS
 
     @property
     def model(self) -> str:
@@ -244,6 +249,8 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "request_timeout_seconds": _seconds(0, inclusive=False),
     "pod_ready_timeout_seconds": _seconds(0, inclusive=False),
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
+    "image_pull_grace_seconds": _seconds(0, inclusive=True),
+    "ready_grace_seconds": _seconds(0, inclusive=True),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
     "settings_version": _anything,
@@ -274,16 +281,22 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 
 
 def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
-    mode, base_url = values.get("access_mode"), values.get("base_url")
-    if is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct":
-        return []
-    return [
-        Problem(
+    mode, base_url, api_key = values.get("access_mode"), values.get("base_url"), values.get("api_key_secret_name")
+    problems = []
+    if not (is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct"):
+        problems.append(Problem(
             "base_url",
             f"base_url is {_shown(base_url)} but access_mode is {mode!r}; "
             "allowed: base_url only with access_mode 'direct' (leave it empty otherwise)",
-        )
-    ]
+        ))
+    if mode == "service-proxy" and api_key and not is_unknown(api_key):
+        problems.append(Problem(
+            "access_mode",
+            f"access_mode is 'service-proxy' but api_key_secret_name is {_shown(api_key)}; allowed: 'port-forward' "
+            "or 'direct' with an API key (through the API server's proxy, Authorization authenticates to the API "
+            "server)",
+        ))
+    return problems
 
 
 def settings_from(inputs: dict[str, Any]) -> VerificationSettings:
