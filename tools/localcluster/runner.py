@@ -7,9 +7,10 @@ It watches the API server's pods and, for each runner pod that kwok has started 
   ``--previous`` after a crash);
 - creates a kwok ``PortForward`` named after the pod, so a port-forward to the pod's port 8000 (kubectl,
   the Python client, the verification) reaches this process and no other;
-- writes the container's status like a kubelet: running and not ready until the process answers its
-  health check, then ready; when the process exits, ``terminated`` in ``lastState`` and
-  ``waiting: CrashLoopBackOff`` with a restart after a back-off (10 s, doubling, at most 160 s);
+- writes the container's status like a kubelet: running, ``started`` once the process answers ``/health``,
+  ``ready`` once it is not loading either (``/health/ready`` not 503); when the process exits, ``terminated``
+  in ``lastState`` and ``waiting: CrashLoopBackOff`` with a restart after a back-off (10 s, doubling, at most
+  160 s);
   an invalid test annotation gives ``waiting: CreateContainerConfigError`` with the reason.
   kwok's stages then set the Ready condition (containers ready and every readiness gate True);
 - stops the process when the pod is deleted (its PortForward and Logs go with it: owner references).
@@ -66,9 +67,12 @@ def is_runner_pod(pod: dict) -> bool:
     return (pod["metadata"].get("labels") or {}).get(key) == value
 
 
-def container_status(plan: PodPlan, state: dict, ready: bool, restarts: int, last_state: dict | None) -> dict:
+def container_status(plan: PodPlan, state: dict, ready: bool, restarts: int, last_state: dict | None,
+                     started: bool = False) -> dict:
+    """``started``: the process answers its health check (a kubelet's startupProbe passed); ``ready``: and it
+    is not loading any more."""
     status = {"name": plan.container, "image": plan.image, "imageID": "", "ready": ready,
-              "started": "running" in state, "restartCount": restarts, "state": state}
+              "started": started, "restartCount": restarts, "state": state}
     if last_state:
         status["lastState"] = last_state
     return status
@@ -113,6 +117,7 @@ class PodProcess:
     launch: Launch | None = None
     proc: subprocess.Popen | None = None
     started_at: str = ""
+    started: bool = False
     ready: bool = False
     restarts: int = 0
     last_state: dict | None = None
@@ -278,7 +283,7 @@ class Runner:
         if current.exists():
             current.replace(previous)
         launch = self.engine.launch(plan, record.port)
-        record.launch, record.ready, record.restart_at = launch, False, None
+        record.launch, record.started, record.ready, record.restart_at = launch, False, False, None
         record.started_at = now_rfc3339()
         env = {**os.environ, **launch.env, POD_ENV_MARKER: str(self.layout.state)}
         record.proc = subprocess.Popen(list(launch.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -332,11 +337,13 @@ class Runner:
             if proc is not None and proc.poll() is not None:
                 self.on_exit(record, proc.returncode)
                 changed = True
-            elif proc is not None and not record.ready and self.probe(record):
-                record.ready = True
-                self.say(f"{record.plan.key}: ready")
-                self.patch(record, {"running": {"startedAt": record.started_at}})
-                changed = True
+            elif proc is not None and not record.ready:
+                started, ready = self.probe(record)
+                if (started, ready) != (record.started, record.ready):
+                    record.started, record.ready = started, ready
+                    self.say(f"{record.plan.key}: {'ready' if ready else 'started, not ready yet (loading)'}")
+                    self.patch(record, {"running": {"startedAt": record.started_at}})
+                    changed = True
             elif record.restart_at is not None and time.monotonic() >= record.restart_at:
                 record.restarts += 1
                 self.start(record)
@@ -344,22 +351,23 @@ class Runner:
         if changed:
             self.write_state()
 
-    def probe(self, record: PodProcess) -> bool:
+    def probe(self, record: PodProcess) -> tuple[bool, bool]:
+        """(started: every ready path answers 2xx, ready: and no loading path answers 5xx or nothing)."""
         launch = record.launch
         base = f"http://{HOST}:{record.port}"
         for path in launch.ready_paths:
             status = http_status(base + path, timeout=2)
             if status is None or not 200 <= status < 300:
-                return False
+                return False, False
         for path in launch.loading_paths:
             status = http_status(base + path, timeout=2)
             if status is None or status >= 500:
-                return False
-        return True
+                return True, False
+        return True, True
 
     def on_exit(self, record: PodProcess, code: int) -> None:
         record.proc = None
-        record.ready = False
+        record.started = record.ready = False
         finished = now_rfc3339()
         record.last_state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                             "startedAt": record.started_at, "finishedAt": finished}}
@@ -371,7 +379,8 @@ class Runner:
             f"pod={record.plan.name}_{record.plan.namespace}")}})
 
     def patch(self, record: PodProcess, state: dict) -> None:
-        ours = container_status(record.plan, state, record.ready, record.restarts, record.last_state)
+        ours = container_status(record.plan, state, record.ready, record.restarts, record.last_state,
+                                record.started)
         path = f"/api/v1/namespaces/{record.plan.namespace}/pods/{record.plan.name}"
         try:
             record.pod = self.api.patch_status(path, status_patch(record.pod, ours))
@@ -384,6 +393,7 @@ class Runner:
             "pid": os.getpid(), "engine": self.engine.name, "generation": self.generation,
             "defaults": self.defaults,
             "pods": {key: {"port": r.port, "pid": r.proc.pid if r.proc else None, "ready": r.ready,
+                           "started": r.started,
                            "pod_ip": (r.pod.get("status") or {}).get("podIP"),
                            "restarts": r.restarts, "served_model": r.plan.served_model,
                            "args": list(r.plan.sim_args), "config_error": r.config_error}

@@ -259,3 +259,16 @@ def test_a_pod_without_the_vllm_label_is_ready_at_once_and_reaches_the_shared_si
     wait_pod(core, namespace, "plain", ready, "Ready")
     assert pod_process(namespace, "plain") is None
     assert http_get(api, namespace, "plain", "/health")[0] == 200
+
+
+def test_a_loading_simulator_serves_health_but_its_pod_is_not_ready(api, core, namespace):
+    """startup-duration: /health answers at once, /health/ready says 503 while "loading": not Ready (as vLLM,
+    whose readiness waits for the model)."""
+    core.create_namespaced_pod(namespace, vllm_pod("loading", annotations={f"{SIM}startup-duration": "3600s"}))
+    wait_pod(core, namespace, "loading", lambda p: bool(p.status.container_statuses)
+             and p.status.container_statuses[0].started, "started (its process answers /health)")
+    assert http_get(api, namespace, "loading", "/health")[0] == 200
+    assert http_get(api, namespace, "loading", "/health/ready")[0] == 503
+    pod = core.read_namespaced_pod("loading", namespace)
+    assert condition(pod, "ContainersReady") == "False" and condition(pod, "Ready") == "False"
+    assert pod_process(namespace, "loading")["ready"] is False

@@ -29,7 +29,7 @@ def test_runner_pods_are_the_vllm_labelled_ones():
 
 def test_container_status_of_a_crash_keeps_the_last_termination():
     last = {"terminated": {"exitCode": 1, "reason": "Error"}}
-    status = container_status(PLAN, {"waiting": {"reason": "CrashLoopBackOff"}}, False, 2, last)
+    status = container_status(PLAN, {"waiting": {"reason": "CrashLoopBackOff"}}, False, 2, last, started=False)
     assert status == {"name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "imageID": "", "ready": False,
                       "started": False, "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
                       "lastState": last}
