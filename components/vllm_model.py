@@ -177,6 +177,11 @@ class VllmModel(pulumi.ComponentResource):
     def _register(self, name: str, config: DeploymentConfig) -> ModelRegistryEntry:
         """The verified model's row in model_registry_entries: written only after the verification passed."""
         registry, check = config.registry, self.verification_check
+        # Model initialization time: the verification's `initialization` output (monitoring branch, issue 11) when
+        # this verification has it; the column stays NULL otherwise.
+        initialization = getattr(check, "initialization", None)
+        init_seconds = None if initialization is None else initialization.apply(
+            lambda measured: (measured or {}).get("max_seconds"))
         missing = missing_connection_problem(registry.database_url, os.environ)
         if missing:  # a preview in CI may lack the database: warn here, fail (clearly) only at registration
             pulumi.log.warn(f"vllm-deploy:registry: {missing}", resource=self)
@@ -201,6 +206,7 @@ class VllmModel(pulumi.ComponentResource):
                 verified_at=check.verified_at,
                 p50_seconds=check.p50_seconds,
                 p95_seconds=check.p95_seconds,
+                model_init_seconds=init_seconds,
                 routing_enabled=registry.routing,
                 on_destroy=registry.on_destroy,
                 connect_timeout_seconds=registry.connect_timeout_seconds,
