@@ -48,7 +48,7 @@ class EnvironmentProfile:
     gpu_wait_timeout_seconds: int
     atomic: bool
     replicas: int
-    registry_enabled: bool
+    registry_enabled: bool = False
     """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
 
 
@@ -70,7 +70,7 @@ SIZE_PRESETS: dict[str, SizePreset] = {
 ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     "development": EnvironmentProfile(
         startup_budget_factor=1.0, helm_timeout_margin_seconds=300,
-        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1, registry_enabled=False,
+        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1,
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
