@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import platform
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -135,6 +136,7 @@ def with_cluster(trials: int) -> dict:
                     _delete_namespace(info, release)
     finally:
         drop_database(server, db_name)
+        shutil.rmtree(work, ignore_errors=True)
     return {"walls": walls, "steps": steps, "engine": engine, "trials": trials}
 
 
