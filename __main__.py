@@ -20,6 +20,7 @@ pulumi.export("revision", model.revision)
 pulumi.export("endpoint", model.endpoint)
 pulumi.export("verification", model.verification)
 pulumi.export("gpu_wait", model.gpu_wait)
+pulumi.export("registry", model.registry)
 pulumi.export("deployed", model.deployed)  # model, image, chart, resources, vLLM args
 pulumi.export(
     "inspect",

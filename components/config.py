@@ -44,6 +44,10 @@ __all__ = [
     "KubernetesSettings",
     "ObservabilitySettings",
     "ALERT_DEFAULTS",
+    "RegistrySettings",
+    "REGISTRY_ON_DESTROY",
+    "REGISTRY_CONNECT_TIMEOUT_SECONDS",
+    "REGISTRY_RETRY_TIMEOUT_SECONDS",
     "config_warnings",
     "validate_config",
 ]
@@ -56,7 +60,11 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 _PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 _GIBIBYTE = 2**30
-_SECRET_FIELDS = ("kubeconfig",)
+_SECRET_FIELDS = ("kubeconfig", "databaseUrl")
+REGISTRY_ON_DESTROY = ("retire", "delete")
+"""registry.onDestroy: keep the row as history with status retired (default), or delete it."""
+REGISTRY_CONNECT_TIMEOUT_SECONDS = 5.0
+REGISTRY_RETRY_TIMEOUT_SECONDS = 60.0
 
 
 class ConfigError(ValueError):
@@ -200,6 +208,18 @@ class ObservabilitySettings:
 
 
 @dataclass(frozen=True)
+class RegistrySettings:
+    """registry.*: whether and where `pulumi up` registers the verified model (model_registry_entries)."""
+
+    enabled: bool
+    database_url: str = field(repr=False)
+    routing: bool
+    on_destroy: str
+    connect_timeout_seconds: float
+    retry_timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     environment: str
     model: ModelSettings
@@ -212,6 +232,7 @@ class DeploymentConfig:
     verification: VerificationSettings
     kubernetes: KubernetesSettings
     observability: ObservabilitySettings
+    registry: RegistrySettings
 
     @property
     def endpoint(self) -> str:
@@ -384,6 +405,7 @@ SECTIONS = {
     "observability": ("serviceMonitor", "grafanaDashboard", "prometheusRule", "ruleLabels", "latencyP95Seconds",
                       "ttftP95Seconds", "waitingRequests", "kvCacheUsage", "containerRestarts",
                       "initializationWarnRatio"),
+    "registry": ("enabled", "databaseUrl", "routing", "onDestroy", "connectTimeoutSeconds", "retryTimeoutSeconds"),
 }
 
 DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
@@ -517,13 +539,39 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     observability = _read_observability(
         _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"]), profile, verification)
 
+    registry = _read_registry(_Section(problems, "registry", raw.get("registry"), SECTIONS["registry"]), profile)
+
     if problems.items:
         raise ConfigError(problems.items)
     return DeploymentConfig(
         environment=environment, model=model, release=release, image=image, resources=resources,
         scheduling=scheduling, storage=storage, gpu_wait=gpu_wait, verification=verification,
-        kubernetes=kubernetes, observability=observability,
+        kubernetes=kubernetes, observability=observability, registry=registry,
     )
+
+
+def _read_registry(section: _Section, profile) -> RegistrySettings:
+    database_url = section.text("databaseUrl", "", check=_is_database_url,
+                                allowed="expected a postgresql://user@host:5432/dbname URL or a libpq "
+                                        "'host=... dbname=...' string (store it with pulumi config set --secret)")
+    return RegistrySettings(
+        enabled=section.flag("enabled", profile.registry_enabled),
+        database_url=database_url,
+        routing=section.flag("routing", True),
+        on_destroy=section.choice("onDestroy", REGISTRY_ON_DESTROY, "retire"),
+        connect_timeout_seconds=section.number("connectTimeoutSeconds", REGISTRY_CONNECT_TIMEOUT_SECONDS,
+                                               above=0, maximum=600),
+        retry_timeout_seconds=section.number("retryTimeoutSeconds", REGISTRY_RETRY_TIMEOUT_SECONDS,
+                                             above=0, maximum=3600),
+    )
+
+
+def _is_database_url(value: str) -> bool:
+    if value == "":
+        return True
+    from components.registry.connection import conninfo_problem  # libpq's parser (psycopg), only when set
+
+    return conninfo_problem(value) is None
 
 
 def _read_model(section: _Section, size: str, preset, profile, gpus: int, release_name: str) -> ModelSettings:

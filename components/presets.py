@@ -52,6 +52,8 @@ class EnvironmentProfile:
     replicas: int
     monitoring: bool = False
     """ServiceMonitor and PrometheusRule on by default (the cluster needs the Prometheus Operator's CRDs)."""
+    registry_enabled: bool = False
+    """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -76,11 +78,11 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True, registry_enabled=True,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True, registry_enabled=True,
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +14,8 @@ from components.deployed import chart_digest, deployed_record
 from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.verification.init_time import initialization_warning
+from components.registry.connection import missing_connection_problem
+from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH", "COMPONENT_NAME"]
@@ -28,6 +31,7 @@ at the end of the update, so the old pods held their GPUs while the new ones wai
 
 # Relative to the project directory (Pulumi runs the program there), so state does not depend on the clone's path.
 DEFAULT_CHART_PATH = "./charts/vllm-deployment"
+SERVICE_PORT = 8000  # the chart's Service port
 
 
 @dataclass
@@ -48,6 +52,7 @@ class VllmModel(pulumi.ComponentResource):
     verification: pulumi.Output[dict]
     gpu_wait: pulumi.Output[dict]
     initialization_seconds: pulumi.Output[float | None]
+    registry: pulumi.Output[dict | None]
     deployed: pulumi.Output[dict]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
@@ -122,7 +127,7 @@ class VllmModel(pulumi.ComponentResource):
                 revision=self.release.status.apply(lambda status: status.revision),
                 access_mode=verify.access_mode,
                 base_url=verify.base_url,
-                service_port=8000,
+                service_port=SERVICE_PORT,
                 health_path=verify.health_path,
                 ready_path=verify.ready_path,
                 completions_path=verify.completions_path,
@@ -144,6 +149,7 @@ class VllmModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
+        self.registry_entry = self._register(name, config) if config.registry.enabled else None
         # helm.v3.Release's refresh reads only Helm's record: this child makes `preview --refresh` see hand edits.
         self.drift_check = ReleaseDrift(
             f"{name}-drift",
@@ -172,6 +178,10 @@ class VllmModel(pulumi.ComponentResource):
         )
         self.gpu_wait = pulumi.Output.all(
             placeable_replicas=self.gpu_gate.placeable_replicas, waited_seconds=self.gpu_gate.waited_seconds)
+        entry = self.registry_entry
+        self.registry = pulumi.Output.from_input(None) if entry is None else pulumi.Output.all(
+            entry_id=entry.entry_id, status=entry.status, endpoint=entry.endpoint, updated_at=entry.updated_at,
+            database=entry.database, schema_version=entry.schema_version)
         digest = chart_digest(args.chart_path)
         self.deployed = self.release.status.apply(lambda status: deployed_record(
             config, chart_digest=digest, release_status={
@@ -185,6 +195,7 @@ class VllmModel(pulumi.ComponentResource):
             "verification": self.verification,
             "gpu_wait": self.gpu_wait,
             "initialization_seconds": self.initialization_seconds,
+            "registry": self.registry,
             "deployed": self.deployed,
         })
 
@@ -192,4 +203,42 @@ class VllmModel(pulumi.ComponentResource):
         message = initialization_warning(seconds, budget, ratio)
         if message:
             pulumi.log.warn(message, resource=self)
+
+    def _register(self, name: str, config: DeploymentConfig) -> ModelRegistryEntry:
+        """The verified model's row in model_registry_entries: written only after the verification passed."""
+        registry, check = config.registry, self.verification_check
+        # Model initialization time: the slowest verified pod's, from the verification's `initialization` output.
+        init_seconds = check.initialization.apply(lambda measured: (measured or {}).get("max_seconds"))
+        missing = missing_connection_problem(registry.database_url, os.environ)
+        if missing:  # a preview in CI may lack the database: warn here, fail (clearly) only at registration
+            pulumi.log.warn(f"vllm-deploy:registry: {missing}", resource=self)
+        return ModelRegistryEntry(
+            f"{name}-registry",
+            ModelRegistryEntryArgs(
+                database_url=pulumi.Output.secret(registry.database_url),
+                environment=config.environment,
+                served_model_name=config.model.served_model_name,
+                model_path=config.model.path,
+                stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
+                namespace=self.release.namespace,
+                release_name=self.release.name,
+                service_port=SERVICE_PORT,
+                api_path=config.verification.completions_path,
+                image=config.image.reference,
+                chart_version=self.release.status.apply(lambda status: status.version),
+                helm_revision=check.verified_revision,
+                gpus_per_pod=config.resources.gpus,
+                replicas=config.release.replicas,
+                max_model_len=config.model.max_model_len or None,
+                verified_at=check.verified_at,
+                p50_seconds=check.p50_seconds,
+                p95_seconds=check.p95_seconds,
+                model_init_seconds=init_seconds,
+                routing_enabled=registry.routing,
+                on_destroy=registry.on_destroy,
+                connect_timeout_seconds=registry.connect_timeout_seconds,
+                retry_timeout_seconds=registry.retry_timeout_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[check]),
+        )
 

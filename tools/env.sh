@@ -47,3 +47,10 @@ mkdir -p "$PULUMI_HOME" "$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
 if [ -z "${KUBECONFIG:-}" ] && [ -f "$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig" ]; then
   export KUBECONFIG="$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig"
 fi
+
+# The local cluster's PostgreSQL (model registry), if it runs: libpq's variables, the password stays in PGPASSFILE.
+# `pulumi up --stack local` and `python -m components.registry list` connect with these.
+if [ -f "$VLLM_DEPLOY_ROOT/.state/postgres/info.json" ] && [ -z "${PGHOST:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
+  eval "$(python3 "$VLLM_DEPLOY_ROOT/tools/localcluster/postgres.py" env)"
+  export PGHOST PGPORT PGDATABASE PGUSER PGPASSFILE
+fi

@@ -111,6 +111,8 @@ def local_stack_config(kubeconfig: Path, release: str, namespace: str, **overrid
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}
     config["kubernetes"] = {"kubeconfig": str(kubeconfig), "context": "vllm-local"}
     config["release"] = {**config["release"], "name": release, "namespace": namespace}
+    # Tests share the local cluster's registry database: only tests that ask for the registry write to it.
+    config["registry"] = {"enabled": False}
     for section, values in overrides.items():
         config[section] = {**config.get(section, {}), **values} if isinstance(values, dict) else values
     return config

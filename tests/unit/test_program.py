@@ -19,6 +19,7 @@ COMPONENT = "vllm:index:VllmModel"
 GATE = "pulumi-python:dynamic/vllm:GpuCapacityGate"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 VERIFICATION = "pulumi-python:dynamic/vllm:DeploymentVerification"
+REGISTRY = "pulumi-python:dynamic/vllm:ModelRegistryEntry"
 PROVIDER = "pulumi:providers:kubernetes"
 DRIFT = "pulumi-python:dynamic/vllm:ReleaseDrift"
 
@@ -53,10 +54,42 @@ def test_graph_is_component_with_gate_release_verification(stack):
     release_name = validate_config(stack_config(stack)).release.name
     assert component["name"] == COMPONENT_NAME  # fixed: a rename updates these resources, never makes new ones
     assert component["alias_names"] == [release_name]  # stacks deployed when it was named after the release
-    assert sorted(r["type"] for r in result["registrations"]) == \
-        sorted([COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT])
-    for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT):
+    registry = [REGISTRY] if validate_config(stack_config(stack)).registry.enabled else []
+    expected = [COMPONENT, PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT, *registry]
+    assert sorted(r["type"] for r in result["registrations"]) == sorted(expected)
+    for type_ in (PROVIDER, GATE, RELEASE, VERIFICATION, DRIFT, *registry):
         assert one(stack, type_)["parent"] == component["urn"], type_
+
+
+def test_registry_is_enabled_in_staging_production_and_local_but_not_development():
+    enabled = {stack: validate_config(stack_config(stack)).registry.enabled for stack in STACKS}
+    assert enabled == {"development": False, "staging": True, "production": True, "local": True}
+
+
+@pytest.mark.parametrize("stack", ["staging", "production", "local"])
+def test_registry_entry_is_written_from_the_verification_and_keeps_the_url_secret(stack):
+    config = validate_config(stack_config(stack))
+    verification, entry = one(stack, VERIFICATION), one(stack, REGISTRY)
+    assert verification["urn"] in entry["dependencies"]  # only after the verification passed
+    for key in ("helm_revision", "verified_at", "p50_seconds", "p95_seconds"):
+        assert verification["urn"] in entry["property_dependencies"][key], key
+    assert "database_url" in entry["secret_inputs"]
+    assert "database_url" in entry["additional_secret_outputs"]
+    inputs = program(stack)["inputs"][f"{config.release.name}-registry"]
+    assert inputs["environment"] == config.environment
+    assert inputs["served_model_name"] == config.model.served_model_name
+    assert inputs["stack"] == f"vllm-deploy/{stack}"
+    assert inputs["image"] == config.image.reference
+    assert (inputs["helm_revision"], inputs["chart_version"], inputs["p95_seconds"]) == (1, "0.1.0", 0.2)
+    assert inputs["verified_at"] == "2026-01-01T00:00:00Z"
+    assert inputs["gpus_per_pod"] == config.resources.gpus and inputs["replicas"] == config.release.replicas
+    assert inputs["routing_enabled"] is True and inputs["on_destroy"] == "retire"
+    assert inputs["api_path"] == "/v1/chat/completions"
+    assert program(stack)["outputs"]["registry"]["status"] == "active"
+
+
+def test_development_has_no_registry_output():
+    assert program("development")["outputs"]["registry"] is None
 
 
 @pytest.mark.parametrize("stack", STACKS)
