@@ -71,10 +71,11 @@ SITUATIONS = [
     Situation("Succeeded and Failed pods hold no GPUs", [node("g0", 2)],
               [pod("done", "g0", 1, phase="Succeeded"), pod("crashed", "g0", 1, phase="Failed")], need(2), 2, True,
               free={"g0": 2}),
-    Situation("pending pods not bound to a node take nothing", [node("g0", 2)], [pod("pending", None, 2, phase="Pending")],
-              need(2), 2, True, free={"g0": 2}),
+    Situation("pending pods not bound to a node take nothing", [node("g0", 2)],
+              [pod("pending", None, 2, phase="Pending")], need(2), 2, True, free={"g0": 2}),
     Situation("init containers: the larger of init max and container sum",
-              [node("g0", 4)], [pod("o", "g0", containers=[container(1)], init_containers=[container(3), container(2)])],
+              [node("g0", 4)],
+              [pod("o", "g0", containers=[container(1)], init_containers=[container(3), container(2)])],
               need(), 1, True, free={"g0": 1}),
     Situation("sidecar init containers add to the running containers",
               [node("g0", 4)],
@@ -87,8 +88,8 @@ SITUATIONS = [
     Situation("each pod must fit on one node: 2 free GPUs on two nodes are not one 2-GPU slot",
               [node("g0", 2), node("g1", 2)], [pod("a", "g0", 1), pod("b", "g1", 1)], need(1, 2), 0, False,
               free={"g0": 1, "g1": 1}),
-    Situation("own pods on update count as free", [node("g0", 2)], [release_pod("llama-0", "g0", 2)], need(1, 2), 1, True,
-              free={"g0": 2}),
+    Situation("own pods on update count as free", [node("g0", 2)], [release_pod("llama-0", "g0", 2)], need(1, 2),
+              1, True, free={"g0": 2}),
     Situation("same label in another namespace is not the release", [node("g0", 2)],
               [release_pod("llama-0", "g0", 2, namespace="elsewhere")], need(1, 2), 0, False, free={"g0": 0}),
     Situation("renamed release: the old name's pods are deleted first, so their GPUs count as free",
@@ -127,8 +128,8 @@ SITUATIONS = [
     Situation("busy cluster that could fit when emptied is only waiting", [node("g0", 2), node("g1", 2)],
               [pod("a", "g0", 2), pod("b", "g1", 2)], need(2, 2), 0, False),
     Situation("quantities as strings, milli-units and limits-only containers",
-              [node("g0", "4000m")], [pod("o", "g0", containers=[container("1", limits_only=True)])], need(1, 3), 1, True,
-              free={"g0": 3}),
+              [node("g0", "4000m")], [pod("o", "g0", containers=[container("1", limits_only=True)])], need(1, 3),
+              1, True, free={"g0": 3}),
     Situation("empty node selector: every node matches, CPU-only nodes just have no GPUs",
               [cpu_node("c0"), node("g0", 2)], [], need(node_selector={}), 2, True,
               excluded={"c0": "no nvidia.com/gpu", "g0": None}),
@@ -166,7 +167,9 @@ def test_node_capacity_fields_describe_the_node() -> None:
         need(),
     )
     (g0,) = report.nodes
-    assert (g0.ready, g0.cordoned, g0.allocatable, g0.requested, g0.free, g0.held_by_release) == (False, True, 2, 1, 1, 1)
+    assert (g0.ready, g0.cordoned, g0.allocatable, g0.requested, g0.free, g0.held_by_release) == (
+        False, True, 2, 1, 1, 1
+    )
     assert set(g0.untolerated_taints) == {
         "team=a:NoSchedule",
         "node.kubernetes.io/unschedulable:NoSchedule",
@@ -188,7 +191,7 @@ def test_table_shows_every_column_and_calls_out_nodes_without_gpus() -> None:
     row = next(line for line in table.splitlines() if line.startswith("gpu-node-0"))
     assert row.split()[:3] == ["gpu-node-0", "yes", "yes"] and "cordoned" in row
     assert "device plugin not ready?): gpu-node-1" in table
-    assert "does not match node selector" in next(l for l in table.splitlines() if l.startswith("cpu-node-0"))
+    assert "does not match node selector" in next(line for line in table.splitlines() if line.startswith("cpu-node-0"))
     assert "placeable now: 0 of 1 pods" in table
 
 
@@ -236,7 +239,8 @@ def test_gpu_quantity_rounds_capacity_down_and_requests_up() -> None:
         ({"operator": "Exists"}, {"key": "anything", "value": "v", "effect": "NoExecute"}, True),
         ({"operator": "Equal"}, {"key": "anything", "effect": "NoSchedule"}, False),  # empty key needs Exists
         ({"key": "pool", "value": "a"}, {"key": "pool", "value": "a", "effect": "NoSchedule"}, True),  # Equal default
-        ({"key": "pool", "operator": "Equal", "value": "a"}, {"key": "pool", "value": "b", "effect": "NoSchedule"}, False),
+        ({"key": "pool", "operator": "Equal", "value": "a"},
+         {"key": "pool", "value": "b", "effect": "NoSchedule"}, False),
         ({"key": "pool", "operator": "Equal"}, {"key": "pool", "effect": "NoSchedule"}, True),  # both values empty
         ({"key": "other", "operator": "Exists"}, {"key": "pool", "effect": "NoSchedule"}, False),
     ],
