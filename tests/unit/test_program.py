@@ -75,7 +75,7 @@ def test_registry_entry_is_written_from_the_verification_and_keeps_the_url_secre
         assert verification["urn"] in entry["property_dependencies"][key], key
     assert "database_url" in entry["secret_inputs"]
     assert "database_url" in entry["additional_secret_outputs"]
-    inputs = program(stack)["inputs"][f"{config.release.name}-registry"]
+    inputs = program(stack)["inputs"][f"{COMPONENT_NAME}-registry"]
     assert inputs["environment"] == config.environment
     assert inputs["served_model_name"] == config.model.served_model_name
     assert inputs["stack"] == f"vllm-deploy/{stack}"
