@@ -102,7 +102,9 @@ def test_forbidden_stops_immediately():
 def test_transient_api_errors_are_waited_out(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("components.verification.pod_wait.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
-    cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={1: ConnectionRefusedError("refused"), 2: ApiException(status=500)})
+    cluster = ScriptedCluster(
+        clock, [(0, [pod("p")])], errors={1: ConnectionRefusedError("refused"), 2: ApiException(status=500)}
+    )
     result, lines = run(cluster, clock)
     assert result.ready and cluster.calls == 3
     assert any("cluster API error" in line for line in lines)
@@ -111,7 +113,9 @@ def test_transient_api_errors_are_waited_out(monkeypatch):
 def test_api_unreachable_until_the_budget_ends_is_reported_as_api_error(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("components.verification.pod_wait.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
-    cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)})
+    cluster = ScriptedCluster(
+        clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)}
+    )
     result, _ = run(cluster, clock, budget=30)
     assert not result.ready and result.api_error and "timed out" in result.outcome
 
