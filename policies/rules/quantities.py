@@ -26,7 +26,7 @@ def parse_quantity(value: object) -> Decimal:
         return Decimal(repr(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    found = _QUANTITY.fullmatch(value.strip()) if isinstance(value, str) else None
+    found = _QUANTITY.fullmatch(value.strip(" ")) if isinstance(value, str) else None
     if found is None:
         raise ValueError(f"not a quantity: {value!r}")
     number, unit = found["number"], found["unit"]
@@ -43,7 +43,7 @@ def parse_quantity(value: object) -> Decimal:
 def is_plain_number(value: object) -> bool:
     """An int, a finite float or a numeric string without a unit ("1500", "2.5", "1e3")."""
     if isinstance(value, str):
-        return _PLAIN_NUMBER.fullmatch(value.strip()) is not None
+        return _PLAIN_NUMBER.fullmatch(value.strip(" ")) is not None
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

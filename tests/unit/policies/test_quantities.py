@@ -50,5 +50,6 @@ def test_formats_gibibytes_for_messages():
 @pytest.mark.parametrize("case", [case for case in CASES if isinstance(case.value, str)], ids=case_id)
 def test_min_memory_config_schema_admits_only_quantities(case):
     """The pack config's minMemory pattern admits no value the parser refuses (it used to admit "64K", "1.2.3")."""
-    if re.search(MODEL_SIZES_SCHEMA["additionalProperties"]["properties"]["minMemory"]["pattern"], case.value):
+    pattern = MODEL_SIZES_SCHEMA["additionalProperties"]["properties"]["minMemory"]["pattern"]
+    if re.search(pattern.removesuffix("$") + r"\Z", case.value):  # JSON Schema's $ (ECMA-262): the very end only
         assert parse_quantity(case.value) == case.expected
