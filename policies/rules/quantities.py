@@ -1,37 +1,53 @@
-"""Kubernetes resource quantities ("64Gi", "500m", 2) as plain numbers."""
+"""Kubernetes resource quantities ("64Gi", "500m", 2) as exact numbers.
+
+The pack cannot import components/, so it keeps this copy of components/quantity.py's grammar;
+tests/support/quantity_cases.py is the one table both are tested against.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal, InvalidOperation, localcontext
 
-_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIXES = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "K": 1e3,
-                     "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-_QUANTITY = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\s*$")
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_QUANTITY = re.compile(rf"(?P<number>{_NUMBER})(?:(?P<unit>[KMGTPE]i|[numkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?")
+_PLAIN_NUMBER = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
+_UNIT_EXPONENTS = {"n": (10, -9), "u": (10, -6), "m": (10, -3), "k": (10, 3), "M": (10, 6), "G": (10, 9),
+                   "T": (10, 12), "P": (10, 15), "E": (10, 18), "Ki": (2, 10), "Mi": (2, 20), "Gi": (2, 30),
+                   "Ti": (2, 40), "Pi": (2, 50), "Ei": (2, 60)}
 
 GIBIBYTE = 2**30
 
 
-def parse_quantity(value: object) -> float:
-    """Return a quantity's value in base units (bytes, cores, GPUs); raise ValueError if it is not one."""
-    if isinstance(value, bool):
+def parse_quantity(value: object) -> Decimal:
+    """Return a quantity's exact value in base units (bytes, cores, GPUs); raise ValueError if it is not one."""
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    found = _QUANTITY.fullmatch(value.strip(" ")) if isinstance(value, str) else None
+    if found is None:
         raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"not a quantity: {value!r}")
-    match = _QUANTITY.match(value)
-    if match is None:
-        raise ValueError(f"not a quantity: {value!r}")
-    number, suffix = match.groups()
-    if suffix in _BINARY_SUFFIXES:
-        return float(number) * _BINARY_SUFFIXES[suffix]
-    if suffix in _DECIMAL_SUFFIXES:
-        return float(number) * _DECIMAL_SUFFIXES[suffix]
-    raise ValueError(f"unknown quantity suffix {suffix!r} in {value!r}")
+    number, unit = found["number"], found["unit"]
+    base, power = _UNIT_EXPONENTS[unit] if unit else (10, found["exponent"] or 0)
+    try:
+        if base == 10:
+            return Decimal(f"{number}e{power}")
+        with localcontext(prec=len(number) + 19):  # exact: 2**60 has 19 digits
+            return Decimal(number) * base**power
+    except InvalidOperation:  # an exponent beyond what any quantity can hold
+        raise ValueError(f"not a quantity: {value!r}") from None
 
 
-def format_gibibytes(num_bytes: float) -> str:
+def is_plain_number(value: object) -> bool:
+    """An int, a finite float or a numeric string without a unit ("1500", "2.5", "1e3")."""
+    if isinstance(value, str):
+        return _PLAIN_NUMBER.fullmatch(value.strip(" ")) is not None
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_gibibytes(num_bytes: float | Decimal) -> str:
     """64 * 2**30 -> "64Gi" (for messages)."""
-    gib = num_bytes / GIBIBYTE
+    gib = float(num_bytes) / GIBIBYTE
     return f"{gib:g}Gi"

@@ -7,10 +7,14 @@ skip just the check that needs the value instead of the whole policy failing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError, _is_unknown
+
+from .quantities import is_plain_number, parse_quantity
 
 
 class _Unknown:
@@ -88,17 +92,14 @@ def walk(value: object, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def as_number(value: object) -> float | None:
-    """Numbers arrive as floats (1.0) or numeric strings; None when it is not a number."""
-    if isinstance(value, bool) or is_unknown(value):
+    """Numbers arrive as floats (1.0) or numeric strings; None when it is not a finite number without a unit."""
+    if is_unknown(value) or not is_plain_number(value):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    try:
+        number = float(parse_quantity(value))
+    except ValueError:  # an exponent beyond what any number can hold
+        return None
+    return number if math.isfinite(number) else None
 
 
 def as_bool(value: object) -> bool | None:
@@ -114,6 +115,8 @@ def show(value: object) -> str:
     """A value as it should appear in a message."""
     if value is None:
         return "(not set)"
+    if isinstance(value, Decimal):  # a parsed quantity reads like the float it used to be
+        value = float(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from .quantities import format_gibibytes, parse_quantity
@@ -18,7 +19,7 @@ def _where(section: str, key: str) -> str:
     return f"resources.{section}{_KEY_PATHS.get(key, '.' + key)}"
 
 
-def quantity_or_none(value: Any) -> float | None:
+def quantity_or_none(value: Any) -> Decimal | None:
     """A quantity's value, or None when absent, unknown or malformed."""
     if value is None or is_unknown(value):
         return None
@@ -28,11 +29,11 @@ def quantity_or_none(value: Any) -> float | None:
         return None
 
 
-def gpus_per_pod(release: Release) -> float | None:
+def gpus_per_pod(release: Release) -> Decimal | None:
     return quantity_or_none(release.value("resources", "limits", GPU_RESOURCE))
 
 
-def memory_limit_bytes(release: Release) -> float | None:
+def memory_limit_bytes(release: Release) -> Decimal | None:
     return quantity_or_none(release.value("resources", "limits", "memory"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from .quantities import parse_quantity
@@ -55,7 +56,7 @@ def required_budget_seconds(requirements: SizeRequirements, production: bool, fa
     return requirements.loading_budget_seconds * (factor if production else 1.0)
 
 
-def min_memory_bytes(requirements: SizeRequirements) -> float:
+def min_memory_bytes(requirements: SizeRequirements) -> Decimal:
     return parse_quantity(requirements.min_memory)
 
 
@@ -67,7 +68,8 @@ MODEL_SIZES_SCHEMA: dict[str, Any] = {
         "properties": {
             "loadingBudgetSeconds": {"type": "number", "minimum": 0},
             "minGpus": {"type": "integer", "minimum": 1},
-            "minMemory": {"type": "string", "pattern": "^[0-9.]+(Ki|Mi|Gi|Ti|K|k|M|G|T)?$"},
+            "minMemory": {"type": "string",
+                          "pattern": r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"},
         },
         "additionalProperties": False,
     },

@@ -45,6 +45,14 @@ def test_missing_p95_limit_is_refused():
     assert "p95_limit_seconds is (not set)" in found[0][0]
 
 
+@pytest.mark.parametrize("p95", ["nan", float("nan"), "inf", "1_000"])
+def test_p95_limit_that_is_not_a_finite_number_is_refused(p95):
+    """Not a number Kubernetes or vLLM reads (NaN compares false with every limit, so it used to pass)."""
+    release = release_resource()
+    found = stack_violations([release, verification_resource(release, p95_limit_seconds=p95)])
+    assert len(found) == 1 and "p95_limit_seconds is " in found[0][0] and "set it to at most 3 s" in found[0][0]
+
+
 def test_config_may_tighten_the_p95_limit():
     release = release_resource()
     assert "at most 2 s" in stack_violations([release, verification_resource(release)], {"maxP95Seconds": 2})[0][0]

@@ -1,3 +1,5 @@
+import pytest
+
 from .builders import release_props, violations, vllm_values
 
 RULE = "vllm-resource-limits"
@@ -34,6 +36,15 @@ def test_malformed_quantity_is_refused():
     props = release_props(values=vllm_values(resources={"limits": {"memory": "lots"}, "requests": {"memory": "1Gi"}}))
     assert violations(RULE, props) == [
         'vLLM release "llama-7b-development": resources.limits.memory is "lots", not a Kubernetes quantity; '
+        'use e.g. "32Gi".']
+
+
+@pytest.mark.parametrize("memory", ["64K", "2 Gi", "1e3Gi", "\uff16\uff14Gi"])
+def test_quantity_the_api_server_refuses_is_refused(memory):
+    """Python's number syntax or a suffix Kubernetes does not know (the pack's parser used to read these)."""
+    props = release_props(values=vllm_values(resources={"limits": {"memory": memory}, "requests": {"memory": "1Gi"}}))
+    assert violations(RULE, props) == [
+        f'vLLM release "llama-7b-development": resources.limits.memory is "{memory}", not a Kubernetes quantity; '
         'use e.g. "32Gi".']
 
 
