@@ -54,7 +54,7 @@ destroy: setup tools
 	$(ENV) pulumi destroy --stack $(STACK) --yes
 
 test-unit: setup
-	$(VENV)/bin/python -m pytest -m "not cluster and not e2e and not tools" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "not cluster and not e2e and not tools and not vllm" $(PYTEST_ARGS)
 
 test: setup tools vllm-env
 	$(ENV) python -m pytest $(PYTEST_ARGS)
