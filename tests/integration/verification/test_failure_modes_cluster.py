@@ -227,12 +227,21 @@ def test_health_200_but_ready_503_fails_after_the_ready_grace_with_the_ready_bod
 
 
 def test_service_proxy_answers_of_the_api_server_are_could_not_measure(cluster, api, namespace):
-    """The API server will not proxy to kwok's loopback pod IPs (127.1.0.0/16): every answer is its own Status
-    (503 "no endpoints available" while the endpoints are being published, then an error), never vLLM's."""
-    kube.create_deployment(api, namespace, "llama-proxy")
+    """A Service whose pod has no process behind it (no app.kubernetes.io/name=vllm label: the local cluster's
+    pod runner gives it none, and its egress proxy refuses the pod IP): every answer is the API server's own
+    Status (503 "no endpoints available" while the endpoints are being published, then an error), never vLLM's."""
+    kube.create_deployment(api, namespace, "llama-proxy", pod_labels={"app.kubernetes.io/name": "not-vllm"})
     kube.wait_ready(api, namespace, "llama-proxy")
     report, _ = verify(cluster, namespace, "llama-proxy", access_mode="service-proxy", unreachable_retry_seconds=5)
     health = report.results[2]
     assert health.status == "error", report.text()  # could not measure, not "measured bad"
     assert "API server proxy: HTTP" in health.observed
     assert [r.status for r in report.results[3:]] == ["skipped"] * 3
+
+
+def test_service_proxy_reaches_the_pods_own_simulator(cluster, api, namespace):
+    """The Service's endpoint is the pod's IP; the API server's egress proxy maps it to the pod's process."""
+    kube.create_deployment(api, namespace, "llama-svc")
+    kube.wait_ready(api, namespace, "llama-svc")
+    report, _ = verify(cluster, namespace, "llama-svc", access_mode="service-proxy")
+    assert report.passed, report.text()
