@@ -9,12 +9,15 @@ VENV := $(ROOT)/.venv
 PYTHON ?= python3
 ENV := source $(ROOT)/tools/env.sh &&
 STACK ?= local
+# What runs for each vLLM pod of the local cluster: sim (llm-d simulator) or vllm (the real vLLM CPU build).
+ENGINE ?= sim
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools vllm-env cluster-up cluster-down demo preview test test-unit lint bench destroy clean
+.PHONY: help setup tools vllm-env vllm-env-required cluster-up cluster-down demo preview test test-unit lint bench destroy clean
 
 help:
 	@echo "make demo         deploy the 'local' stack to the built-in local cluster (builds tools on first run)"
+	@echo "make demo ENGINE=vllm   the same on the real vLLM (CPU build, tiny model; first run builds it)"
 	@echo "make test         run every test (unit, integration, end-to-end)"
 	@echo "make test-unit    only the tests that need no cluster and no built tools"
 	@echo "make preview STACK=development   pulumi preview with the policy pack"
@@ -37,8 +40,11 @@ tools:
 vllm-env:
 	@$(ROOT)/tools/vllm-env >/dev/null || echo "vllm-env: the vLLM environment could not be built; real-vLLM tests will skip" >&2
 
-cluster-up: tools
-	$(ROOT)/tools/cluster up
+cluster-up: tools $(if $(filter vllm,$(ENGINE)),vllm-env-required)
+	$(ROOT)/tools/cluster up --engine $(ENGINE)
+
+vllm-env-required:
+	$(ROOT)/tools/vllm-env >/dev/null
 
 cluster-down:
 	$(ROOT)/tools/cluster down

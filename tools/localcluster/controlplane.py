@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import kwok, manifests
 from .egress import egress_config
-from .engines import DEFAULT_ENGINE
+from .engines import DEFAULT_ENGINE, require_vllm_env
 from .health import client_ssl, http_ok, insecure_ssl, wait_for
 from .kubeapi import Api, kubectl
 from .layout import (
@@ -133,11 +133,13 @@ class Cluster:
                 log(f"note: the running simulator is {info['sim']['kind']}, not {wanted}: "
                     f"{ENTRY_POINT} down first to switch")
             if info.get("engine", DEFAULT_ENGINE) != engine:
-                log(f"note: the running engine is {info.get('engine')}, not {engine}: {ENTRY_POINT} down first")
+                self.switch_engine(info, engine)
             return 0
         if any(procs.pid_of(c) is not None for c in COMPONENTS):
             log("cluster partially running or unhealthy: restarting it from scratch")
         self.down(quiet=True)
+        if engine == "vllm":
+            require_vllm_env()  # before starting anything: a clear error, not a runner that cannot start
 
         sim_cmd = os.environ.get("VLLM_SIM_CMD") or None
         sim_model = os.environ.get("VLLM_SIM_MODEL", DEFAULT_SIM_MODEL)
@@ -225,6 +227,18 @@ class Cluster:
                              str(layout.logs / "vllm-sim.cri.log")])
         self.procs.start("vllm-sim", [f"exec 2>&1; ( {sim_cmd} ) 2>&1 | {crilog}"], env=sim_env, shell=True,
                          marker="_crilog", cwd=layout.root)
+
+    def switch_engine(self, info: dict, engine: str) -> None:
+        """A running cluster's pod runner restarted with another engine: every pod's process is replaced."""
+        if engine == "vllm":
+            require_vllm_env()
+        log(f"switching the pod runner from engine {info.get('engine', DEFAULT_ENGINE)} to {engine}")
+        self.procs.stop("pod-runner")
+        info["engine"] = engine
+        self.layout.info.write_text(json.dumps(info, indent=2) + "\n")
+        self.start_runner(engine, info["sim"]["model"])
+        self.wait_for("pod runner", lambda: self.health(info, "pod-runner")["pod-runner"], "pod-runner")
+        log(f"engine {engine} for each vLLM pod")
 
     def start_runner(self, engine: str, model: str) -> None:
         self.layout.runner_state.unlink(missing_ok=True)

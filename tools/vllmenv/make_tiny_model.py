@@ -14,6 +14,9 @@ from pathlib import Path
 
 SEED = 0
 VOCAB_SIZE = 512
+# At least every size preset's max_model_len (components/presets.py: up to 8192), so the chart's
+# --max-model-len is accepted as on the real model; RoPE allocates nothing per position in the weights.
+MAX_POSITIONS = 32768
 CORPUS = [
     "Hello, how are you today? I am a small test model.",
     "The quick brown fox jumps over the lazy dog.",
@@ -40,8 +43,9 @@ def main(out: Path) -> None:
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
     config = LlamaConfig(vocab_size=len(fast), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=2048,
-                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, torch_dtype="float32")
+                         num_attention_heads=2, num_key_value_heads=2, head_dim=64,
+                         max_position_embeddings=MAX_POSITIONS, bos_token_id=fast.bos_token_id,
+                         eos_token_id=fast.eos_token_id, torch_dtype="float32")
     LlamaForCausalLM(config).save_pretrained(out, safe_serialization=True)
     print(f"tiny model written to {out}", flush=True)
 

@@ -75,7 +75,8 @@ class VllmLaunch:
     env: dict[str, str]
     files: dict[str, str]  # local path -> content (ConfigMap volumes)
     dirs: tuple[str, ...]  # local directories standing in for the other volumes
-    ready_path: str
+    startup_path: str  # the container's startupProbe (else /health): answers once the server is up
+    ready_path: str  # its readinessProbe (else /health): 200 once it serves
     served_model: str
     substituted: tuple[str, ...]  # "--port=8000 -> --port=40123", for the pod's log
 
@@ -251,9 +252,12 @@ def vllm_launch(pod: dict, local: Local, lookup: Lookup) -> VllmLaunch:
     for name in ("host", "port"):  # vLLM's defaults would be 0.0.0.0:8000
         if not flag_values(args, name):
             args.append(f"--{name}={getattr(local, name)}")
-    ready = (container.get("readinessProbe") or {}).get("httpGet", {}).get("path") or "/health"
+    def probe_path(probe: str) -> str:
+        return ((container.get(probe) or {}).get("httpGet") or {}).get("path") or "/health"
+
     return VllmLaunch(argv=(*command, *args), env={**env, **ADDED_ENV}, files=files, dirs=tuple(dirs),
-                      ready_path=ready, served_model=(served or [model])[0], substituted=tuple(notes))
+                      startup_path=probe_path("startupProbe"), ready_path=probe_path("readinessProbe"),
+                      served_model=(served or [model])[0], substituted=tuple(notes))
 
 
 def local_path_arg(arg: str, mounts: Mapping[str, Path]) -> str:

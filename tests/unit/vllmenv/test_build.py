@@ -73,3 +73,10 @@ def test_build_into_is_atomic_and_warm_is_a_no_op(tmp_path):
     assert len(calls) == 1 and (final / "file").read_text() == "12345"
     manifest = yaml.safe_load((final / "manifest.json").read_text())
     assert manifest["vllm"] == "0.32.0" and manifest["bytes"] == 5 and manifest["seconds"] >= 0
+
+
+def test_the_tiny_model_accepts_every_size_presets_max_model_len():
+    from components.presets import SIZE_PRESETS
+    from tools.vllmenv.make_tiny_model import MAX_POSITIONS
+
+    assert all(preset.max_model_len <= MAX_POSITIONS for preset in SIZE_PRESETS.values())
