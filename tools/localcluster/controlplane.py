@@ -122,7 +122,8 @@ class Cluster:
             raise ClusterError(f"missing binaries in {self.layout.bin}: {', '.join(missing)} (run tools/build)")
 
     # ------------------------------------------------------------------ up
-    def up(self, engine: str = DEFAULT_ENGINE) -> int:
+    def up(self, engine: str | None = None) -> int:
+        """Start the cluster with ``engine`` (default sim); a healthy one is kept, switched to ``engine`` if given."""
         t0 = time.monotonic()
         layout, procs = self.layout, self.procs
         info = self.load_info()
@@ -132,9 +133,10 @@ class Cluster:
             if info["sim"]["kind"] != wanted:
                 log(f"note: the running simulator is {info['sim']['kind']}, not {wanted}: "
                     f"{ENTRY_POINT} down first to switch")
-            if info.get("engine", DEFAULT_ENGINE) != engine:
+            if engine is not None and info.get("engine", DEFAULT_ENGINE) != engine:
                 self.switch_engine(info, engine)
             return 0
+        engine = engine or DEFAULT_ENGINE
         if any(procs.pid_of(c) is not None for c in COMPONENTS):
             log("cluster partially running or unhealthy: restarting it from scratch")
         self.down(quiet=True)
