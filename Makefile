@@ -9,8 +9,9 @@ VENV := $(ROOT)/.venv
 PYTHON ?= python3
 ENV := source $(ROOT)/tools/env.sh &&
 STACK ?= local
-# What runs for each vLLM pod of the local cluster: sim (llm-d simulator) or vllm (the real vLLM CPU build).
-ENGINE ?= sim
+# What runs for each vLLM pod of the local cluster: sim (llm-d simulator) or vllm (the real vLLM CPU build);
+# empty: a new cluster gets sim, a running one keeps its engine.
+ENGINE ?=
 PYTEST_ARGS ?=
 
 .PHONY: help setup tools vllm-env vllm-env-required cluster-up cluster-down demo preview test test-unit lint bench destroy clean
@@ -41,7 +42,7 @@ vllm-env:
 	@$(ROOT)/tools/vllm-env >/dev/null || echo "vllm-env: the vLLM environment could not be built; real-vLLM tests will skip" >&2
 
 cluster-up: tools $(if $(filter vllm,$(ENGINE)),vllm-env-required)
-	$(ROOT)/tools/cluster up --engine $(ENGINE)
+	$(ROOT)/tools/cluster up $(if $(ENGINE),--engine $(ENGINE))
 
 vllm-env-required:
 	$(ROOT)/tools/vllm-env >/dev/null

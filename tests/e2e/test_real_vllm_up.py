@@ -16,7 +16,7 @@ import yaml
 from kubernetes import client
 
 from tests.support.cluster import CLUSTER_SCRIPT, TOOLS_BIN
-from tests.support.real_vllm import chart_metric_names, require_vllm_env
+from tests.support.real_vllm import chart_metric_names, exported_metric_names, require_vllm_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.vllm]
 
@@ -92,14 +92,12 @@ def test_up_on_real_vllm_serves_ready_without_key_metrics_and_diagnoses_a_wrong_
         assert httpx.get(forward.url + "/v1/models", timeout=30).status_code == 401
         models = httpx.get(forward.url + "/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
         assert models.status_code == 200 and [m["id"] for m in models.json()["data"]] == [SERVED]
-        scraped = {line.split("{")[0].split(" ")[0]
-                   for line in httpx.get(forward.url + "/metrics", timeout=30).text.splitlines()
-                   if line.startswith("vllm:")}
+        scraped = exported_metric_names(httpx.get(forward.url + "/metrics", timeout=30).text)
     finally:
         forward.close()
+    print("vLLM 0.32 exports:", " ".join(sorted(scraped)))
     used = chart_metric_names()
-    assert used and not sorted(used - scraped), f"the chart uses metrics vLLM 0.32 does not export: " \
-                                                f"{sorted(used - scraped)}"
+    missing = sorted(used - scraped)  # asserted at the end, after the crash check below
 
     # 3. a wrong chart argument: the new pod's vLLM exits; the verification fails and says why
     project.set_config({**project_config(project), "model": {
@@ -108,6 +106,9 @@ def test_up_on_real_vllm_serves_ready_without_key_metrics_and_diagnoses_a_wrong_
     assert not second.ok, second.output
     assert "CrashLoopBackOff" in second.output, second.output
     assert f"unrecognized arguments: {REMOVED_FLAG}" in second.output, second.output
+
+    # 4. every metric the chart's dashboard and alerts query is one the real server exports
+    assert used and not missing, f"the chart uses metrics vLLM 0.32 does not export: {missing}"
 
 
 def project_config(project) -> dict:

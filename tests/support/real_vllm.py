@@ -62,6 +62,18 @@ def chart_metric_names() -> set[str]:
     return names
 
 
+def exported_metric_names(exposition: str) -> set[str]:
+    """vllm:* names in a Prometheus text scrape: the samples' (``x_bucket``, ``x_total``, ...) and the families'
+    (``# TYPE x histogram``), so a query may use either."""
+    names: set[str] = set()
+    for line in exposition.splitlines():
+        if line.startswith("vllm:"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+        elif line.startswith(("# TYPE vllm:", "# HELP vllm:")):
+            names.add(line.split()[2])
+    return names
+
+
 @dataclass
 class RunningVllm:
     launch: VllmLaunch

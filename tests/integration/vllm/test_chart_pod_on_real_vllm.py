@@ -6,7 +6,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.real_vllm import chart_metric_names, require_vllm_env, running, start, stop, wait_exit, wait_ready
+from tests.support.real_vllm import (
+    chart_metric_names,
+    exported_metric_names,
+    require_vllm_env,
+    running,
+    start,
+    stop,
+    wait_exit,
+    wait_ready,
+)
 from tests.unit.charts.test_chart_render import render
 
 pytestmark = [pytest.mark.tools, pytest.mark.vllm]
@@ -57,10 +66,7 @@ def test_metrics_hold_every_metric_the_chart_dashboard_and_alerts_use(server):
     done = httpx.post(server.base_url + "/v1/completions", headers={"Authorization": f"Bearer {API_KEY}"},
                       json={"model": SERVED, "prompt": "Hello", "max_tokens": 8}, timeout=120)
     assert done.status_code == 200, done.text
-    scraped = set()
-    for line in httpx.get(server.base_url + "/metrics", timeout=10).text.splitlines():
-        if line.startswith("vllm:"):
-            scraped.add(line.split("{")[0].split(" ")[0])
+    scraped = exported_metric_names(httpx.get(server.base_url + "/metrics", timeout=10).text)
     missing = sorted(names - scraped)
     assert not missing, f"the chart uses metrics vLLM does not export: {missing}"
 
