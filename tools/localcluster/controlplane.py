@@ -173,7 +173,10 @@ class Cluster:
         self.wait_for("kube-apiserver /readyz", lambda: http_ok(f"{server}/readyz", client_ssl(layout.pki)),
                       "kube-apiserver")
 
-        # Everything that needs only the API server, while the other components start.
+        # The controller manager is the slowest to be useful (the default service account): start it first,
+        # then do what needs only the API server while the other components start.
+        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
+        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         api = self.api(info)
         self.kubectl("apply", *(f"--filename={c}" for c in crds))
         objects = manifests.cluster_objects()
@@ -182,8 +185,6 @@ class Cluster:
             api.apply(path, obj["metadata"]["name"], obj)
             if obj["kind"] == "Node":  # status is not always taken on create: set it explicitly
                 api.patch_status(f"{path}/{obj['metadata']['name']}", obj["status"])
-        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
-        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         self.start_simulator(info, sim_cmd)
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                      *(f"crd/{n}" for n in kwok.CRD_NAMES))
