@@ -38,7 +38,7 @@ from .layout import (
     Layout,
 )
 from .pki import ensure_pki, render_kubeconfig
-from .ports import choose_ports
+from .ports import choose_ports, worktree_ports
 from .processes import ClusterError, Processes, kill_orphan, log, orphans
 from .runner import POD_ENV_MARKER
 from .sim import shared_sim_command
@@ -147,7 +147,7 @@ class Cluster:
         for d in (layout.state, layout.data, layout.logs, layout.pids):
             d.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki)
-        ports = choose_ports(PREFERRED_PORTS)
+        ports = choose_ports(worktree_ports(PREFERRED_PORTS, str(layout.root)))
         info = {"ports": ports, "context": CONTEXT, "kubeconfig": str(layout.kubeconfig), "engine": engine,
                 "sim": {"url": f"http://{HOST}:{ports['sim']}", "port": ports["sim"], "model": sim_model,
                         "kind": "custom" if sim_cmd else "llm-d-inference-sim",
