@@ -20,6 +20,8 @@ __all__ = [
     "VERIFICATION_ACCESS_MODES",
     "IMAGE_PULL_GRACE_SECONDS",
     "READY_GRACE_SECONDS",
+    "UNSCHEDULABLE_GRACE_SECONDS",
+    "NODE_PROVISIONING_GRACE_SECONDS",
 ]
 
 
@@ -48,6 +50,10 @@ class EnvironmentProfile:
     gpu_wait_timeout_seconds: int
     atomic: bool
     replicas: int
+    monitoring: bool = False
+    """ServiceMonitor and PrometheusRule on by default (the cluster needs the Prometheus Operator's CRDs)."""
+    registry_enabled: bool = False
+    """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -72,11 +78,11 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True, registry_enabled=True,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True, registry_enabled=True,
     ),
 }
 
@@ -90,3 +96,8 @@ IMAGE_PULL_GRACE_SECONDS = 120.0
 """How long ErrImagePull/ImagePullBackOff may persist (without an error that proves retrying cannot help)."""
 READY_GRACE_SECONDS = 60.0
 """How long a pod may answer /health 200 but /ready non-200 before the verification fails with /ready's body."""
+UNSCHEDULABLE_GRACE_SECONDS = 90.0
+"""How long a pod may stay Unschedulable: covers a replaced release's pods terminating (the chart's
+terminationGracePeriodSeconds is 60) after a rename or a namespace move."""
+NODE_PROVISIONING_GRACE_SECONDS = 600.0
+"""The same with scheduling.allowNodeAutoscaling: a cloud GPU node takes minutes to join after the pods go Pending."""

@@ -3,7 +3,9 @@
 A pod fits a node when the node matches the pod's node selector, is Ready, is not cordoned, carries no
 NoSchedule/NoExecute taint the pod does not tolerate, and its free GPUs (allocatable minus the requests
 of the non-terminal pods bound to it) cover the pod's request. Pods of the release itself are not counted
-as taking GPUs: on an update they make room for their replacements.
+as taking GPUs: on an update they make room for their replacements. Nor are the pods of the release this
+update replaces (``GpuNeed.replacing``: the previous name/namespace after a rename or a namespace move),
+because the Helm release is deleted before its replacement is created.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class GpuNeed:
     namespace: str = ""
     release_name: str = ""
     allow_node_autoscaling: bool = False
+    replacing: tuple[tuple[str, str], ...] = ()
+    """(namespace, release name) of releases this update deletes first: their GPUs count as free."""
+    node_group_gpus: int = 0
+    """With ``allow_node_autoscaling``: GPUs of a node the autoscaler adds for the selector (0: not declared)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class NodeCapacity:
     gpu_labelled_without_gpus: bool
     matches_selector: bool = True
     held_by_release: int = 0
+    plain_untolerated_taints: tuple[str, ...] = ()
+    """Untolerated taints other than cordon/NotReady/unreachable: the pods never land on such nodes."""
 
     def pods_that_fit(self, gpus_per_pod: int) -> int:
         """How many pods of ``gpus_per_pod`` GPUs this node can still take."""
@@ -84,7 +92,28 @@ class CapacityReport:
 
     @property
     def satisfied(self) -> bool:
-        return self.placeable_replicas >= self.need.replicas
+        """Enough room now, or (node autoscaling) a node the autoscaler adds would fit each missing pod."""
+        return self.placeable_replicas >= self.need.replicas or self.autoscaler_node_gpus >= self.need.gpus_per_pod > 0
+
+    @property
+    def waits_for_autoscaler(self) -> int:
+        """Pods that go Pending until the node autoscaler adds nodes (0 without autoscaling)."""
+        return 0 if self.placeable_replicas >= self.need.replicas else self.need.replicas - self.placeable_replicas
+
+    @property
+    def autoscaler_node_gpus(self) -> int:
+        """GPUs of the largest node the autoscaler is known to add for this need; 0 when none is known.
+
+        Autoscalers add nodes only for Pending pods, and pods exist only once the gate passed, so the gate passes
+        when such a node would fit a pod. Known nodes of the group: the declared ``node_group_gpus`` (scale from
+        zero), or an existing node that matches the selector and whose taints the pods tolerate (cordoned or
+        NotReady nodes count: they show the group's shape). A fuller node group, or one at its maximum size,
+        leaves the pods Pending: the verification's Unschedulable grace then fails with the scheduler's message.
+        """
+        if not self.need.allow_node_autoscaling:
+            return 0
+        shapes = [n.allocatable for n in self.nodes if n.matches_selector and not n.plain_untolerated_taints]
+        return max([self.need.node_group_gpus, *shapes])
 
     @property
     def nodes_without_device_plugin(self) -> tuple[str, ...]:
@@ -150,10 +179,11 @@ def _is_terminal(pod: Mapping[str, Any]) -> bool:
 
 
 def _belongs_to_release(pod: Mapping[str, Any], need: GpuNeed) -> bool:
+    """The pod is the release's own, or of a release this update deletes before creating its replacement."""
     metadata = pod.get("metadata") or {}
-    return bool(need.release_name) and metadata.get("namespace") == need.namespace and (
-        (metadata.get("labels") or {}).get(INSTANCE_LABEL) == need.release_name
-    )
+    instance = (metadata.get("labels") or {}).get(INSTANCE_LABEL)
+    releases = ((need.namespace, need.release_name), *need.replacing)
+    return any(name and metadata.get("namespace") == namespace and instance == name for namespace, name in releases)
 
 
 # --- nodes ------------------------------------------------------------------------------------------------
@@ -263,6 +293,7 @@ def _assess_node(node: Mapping[str, Any], requested: int, held: int, need: GpuNe
         gpu_labelled_without_gpus=without_gpus,
         matches_selector=matches,
         held_by_release=held,
+        plain_untolerated_taints=tuple(_taint_text(t) for t in plain),
     )
 
 
@@ -304,7 +335,13 @@ def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed) -> str | No
     report its GPUs later: in both cases nothing is impossible yet. Cordons, taints and NotReady can be
     lifted, so only the hardware (allocatable GPUs of the matching nodes) decides.
     """
-    if need.replicas <= 0 or need.gpus_per_pod <= 0 or need.allow_node_autoscaling:
+    if need.replicas <= 0 or need.gpus_per_pod <= 0:
+        return None
+    if need.allow_node_autoscaling:
+        if 0 < need.node_group_gpus < need.gpus_per_pod and not any(
+                n.matches_selector and n.allocatable >= need.gpus_per_pod for n in nodes):
+            return (f"each pod needs {need.gpus_per_pod} {need.gpu_resource} but the autoscaler's node group adds "
+                    f"nodes of {need.node_group_gpus}")
         return None
     matching = [n for n in nodes if n.matches_selector]
     selector = _selector_text(need.node_selector)
@@ -341,7 +378,8 @@ def describe_need(need: GpuNeed, *, with_release: bool = True) -> str:
         f"on nodes {_selector_text(need.node_selector)}"
     )
     if with_release and need.release_name:
-        text += f" (GPUs of release {need.namespace}/{need.release_name} count as free)"
+        releases = ", ".join(f"{ns}/{name}" for ns, name in ((need.namespace, need.release_name), *need.replacing))
+        text += f" (GPUs of release{'s' if need.replacing else ''} {releases} count as free)"
     return text
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
@@ -27,6 +28,7 @@ from .inputs import (
     input_problems,
     need_from_inputs,
     normalize_inputs,
+    replaced_release,
     wait_settings_from_inputs,
 )
 
@@ -54,6 +56,7 @@ class GpuCapacityGateArgs:
     backoff_max_seconds: pulumi.Input[float] = 60
     progress_interval_seconds: pulumi.Input[float] = 30
     allow_node_autoscaling: pulumi.Input[bool] = False
+    node_group_gpus: pulumi.Input[int] = 0
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
@@ -72,6 +75,7 @@ class GpuCapacityGateArgs:
             "backoff_max_seconds": self.backoff_max_seconds,
             "progress_interval_seconds": self.progress_interval_seconds,
             "allow_node_autoscaling": self.allow_node_autoscaling,
+            "node_group_gpus": self.node_group_gpus,
             "provider_version": PROVIDER_VERSION,
         }
 
@@ -102,16 +106,21 @@ class GpuCapacityGateFailed(RuntimeError):
     """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
 
 
-def _pass_gate(inputs: Mapping[str, Any]) -> dict:
-    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
+def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...] = ()) -> dict:
+    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``.
+
+    ``replacing``: (namespace, name) of a release this update deletes first, whose GPUs count as free.
+    """
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
+    install_engine_cancel_hook()  # Ctrl-C ends the wait (see components/cancellation.py)
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
-                need_from_inputs(inputs),
+                replace(need_from_inputs(inputs), replacing=replacing),
                 on_progress=pulumi.log.info,
+                cancellation=ENGINE_CANCELLATION,
                 **wait_settings_from_inputs(inputs),
             )
     except (GpuCapacityError, KubeAccessError) as exc:
@@ -128,6 +137,7 @@ class GpuCapacityGateProvider(ResourceProvider):
     """Stateless provider: validate in ``check``, wait in ``create``/``update``, nothing to delete."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        install_engine_cancel_hook()  # before any create/update starts waiting
         failures = [CheckFailure(key, f"{key} {reason}") for key, reason in input_problems(news)]
         return CheckResult(normalize_inputs(news), failures)
 
@@ -140,7 +150,7 @@ class GpuCapacityGateProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if changed_inputs(olds, news, NEED_INPUTS):
-            return UpdateResult(outs=_outputs(news, _pass_gate(news)))
+            return UpdateResult(outs=_outputs(news, _pass_gate(news, replaced_release(olds, news))))
         return UpdateResult(outs=_outputs(news, olds))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -13,7 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.kube_names import is_dns_label
-from components.presets import IMAGE_PULL_GRACE_SECONDS, READY_GRACE_SECONDS, VERIFICATION_ACCESS_MODES
+from components.presets import (
+    IMAGE_PULL_GRACE_SECONDS,
+    READY_GRACE_SECONDS,
+    UNSCHEDULABLE_GRACE_SECONDS,
+    VERIFICATION_ACCESS_MODES,
+)
 from components.unknowns import UNKNOWN, is_unknown_value
 
 __all__ = [
@@ -55,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "unreachable_retry_seconds": 120.0,
     "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
     "ready_grace_seconds": READY_GRACE_SECONDS,
+    "unschedulable_grace_seconds": UNSCHEDULABLE_GRACE_SECONDS,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
     "settings_version": SETTINGS_VERSION,
@@ -101,6 +107,7 @@ class VerificationSettings:
     context: str = ""
     image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
     ready_grace_seconds: float = READY_GRACE_SECONDS
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
 
     @property
     def model(self) -> str:
@@ -251,6 +258,7 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
     "image_pull_grace_seconds": _seconds(0, inclusive=True),
     "ready_grace_seconds": _seconds(0, inclusive=True),
+    "unschedulable_grace_seconds": _seconds(0, inclusive=False),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
     "settings_version": _anything,

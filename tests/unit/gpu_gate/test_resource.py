@@ -167,16 +167,23 @@ def test_diff_reports_changes_and_never_replaces(change, changes) -> None:
 # --- create / update / delete ------------------------------------------------------------------------------
 
 
+class Calls(list):
+    replaced: list
+
+
 @pytest.fixture
 def gate_calls(monkeypatch) -> list:
     """Replace the wait with a recorder; each call returns fixed results."""
-    calls: list = []
+    calls = Calls()
+    replaced: list = []
 
-    def fake_pass_gate(props):
+    def fake_pass_gate(props, replacing=()):
         calls.append(props)
+        replaced.append(replacing)
         return {"placeable_replicas": 3, "waited_seconds": 1.2, "nodes": [{"name": "gpu-node-1"}]}
 
     monkeypatch.setattr(gate_resource, "_pass_gate", fake_pass_gate)
+    calls.replaced = replaced
     return calls
 
 
@@ -198,6 +205,14 @@ def test_update_waits_again_only_when_the_need_changes(gate_calls) -> None:
 
     changed = provider.update("id", outputs(), inputs(replicas=3.0))
     assert len(gate_calls) == 1 and changed.outs["placeable_replicas"] == 3
+
+
+def test_renaming_or_moving_the_release_counts_the_old_releases_pods_as_free(gate_calls) -> None:
+    provider = GpuCapacityGateProvider()
+    provider.update("id", outputs(), inputs(release_name="llama-7b-renamed"))
+    provider.update("id", outputs(), inputs(namespace="models"))
+    provider.update("id", outputs(), inputs(replicas=3.0))
+    assert gate_calls.replaced == [(("system", "llama-7b-development"),), (("system", "llama-7b-development"),), ()]
 
 
 def test_delete_does_nothing() -> None:
