@@ -38,7 +38,7 @@ from .layout import (
     Layout,
 )
 from .pki import ensure_pki, render_kubeconfig
-from .ports import choose_ports
+from .ports import choose_ports, worktree_ports
 from .processes import ClusterError, Processes, kill_orphan, log, orphans
 from .runner import POD_ENV_MARKER
 from .sim import shared_sim_command
@@ -152,7 +152,7 @@ class Cluster:
         for d in (layout.state, layout.data, layout.logs, layout.pids):
             d.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki)
-        ports = choose_ports(PREFERRED_PORTS)
+        ports = choose_ports(worktree_ports(PREFERRED_PORTS, str(layout.root)))
         info = {"ports": ports, "context": CONTEXT, "kubeconfig": str(layout.kubeconfig), "engine": engine,
                 "sim": {"url": f"http://{HOST}:{ports['sim']}", "port": ports["sim"], "model": sim_model,
                         "kind": "custom" if sim_cmd else "llm-d-inference-sim",
@@ -178,7 +178,10 @@ class Cluster:
         self.wait_for("kube-apiserver /readyz", lambda: http_ok(f"{server}/readyz", client_ssl(layout.pki)),
                       "kube-apiserver")
 
-        # Everything that needs only the API server, while the other components start.
+        # The controller manager is the slowest to be useful (the default service account): start it first,
+        # then do what needs only the API server while the other components start.
+        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
+        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         api = self.api(info)
         self.kubectl("apply", *(f"--filename={c}" for c in crds))
         objects = manifests.cluster_objects()
@@ -187,8 +190,6 @@ class Cluster:
             api.apply(path, obj["metadata"]["name"], obj)
             if obj["kind"] == "Node":  # status is not always taken on create: set it explicitly
                 api.patch_status(f"{path}/{obj['metadata']['name']}", obj["status"])
-        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
-        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         self.start_simulator(info, sim_cmd)
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                      *(f"crd/{n}" for n in kwok.CRD_NAMES))
