@@ -62,7 +62,8 @@ def test_up_registers_a_failed_verification_changes_nothing_a_new_tag_updates_de
     outputs = project.outputs()
     assert row["status"] == "active" and row["routing_enabled"] is True
     assert row["endpoint"] == f"http://{project.release}.{project.namespace}.svc.cluster.local:8000"
-    assert (row["image"], row["helm_revision"]) == ("vllm/vllm-openai:v0.11.0", outputs["revision"])
+    image = f"vllm/vllm-openai:{outputs['deployed']['image']['tag']}"  # the local stack's pinned release
+    assert (row["image"], row["helm_revision"]) == (image, outputs["revision"])
     assert row["p95_seconds"] == outputs["verification"]["p95_seconds"]
     assert row["stack"] == "vllm-deploy/e2e" and row["updated_by"].endswith("@vllm-deploy/e2e")
     assert outputs["registry"]["status"] == "active" and outputs["registry"]["entry_id"] == row["id"]

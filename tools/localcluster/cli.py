@@ -26,8 +26,11 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     up = sub.add_parser("up", help="start (idempotent: a healthy cluster is left as it is)")
-    up.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
-                    help="what runs for each vLLM pod (default %(default)s: a simulator configured from the pod)")
+    up.add_argument("--engine", choices=ENGINES, default=None,
+                    help="what runs for each vLLM pod: sim (default), a simulator configured from the pod (fast, fault "
+                         "injection); vllm, the real vLLM CPU build from the pod's own spec (tools/vllm-env). "
+                         "On a running cluster, switches its pod runner to this engine; without --engine a running "
+                         "cluster keeps its engine")
     sub.add_parser("down", help="stop everything and delete its data (PKI and logs are kept)")
     sub.add_parser("status", help="report processes, readiness, pod processes and nodes (exit 1 if not healthy)")
     sim = sub.add_parser("sim", help="new llm-d simulator flags for the shared simulator and every pod's "
@@ -69,7 +72,8 @@ def runner_main(argv: list[str], layout: Layout) -> int:
     args = p.parse_args(argv)
     info = json.loads(layout.info.read_text())
     api = Api(f"https://{HOST}:{info['ports']['apiserver']}", client_ssl(layout.pki))
-    engine = make_engine(args.engine, layout.bin, os.environ.get("VLLM_SIM_CMD") or None)
+    engine = make_engine(args.engine, layout.bin, os.environ.get("VLLM_SIM_CMD") or None, api,
+                         layout.state / "pods")
     return Runner(layout, api, engine, args.model).run()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import kwok, manifests, postgres
 from .egress import egress_config
-from .engines import DEFAULT_ENGINE
+from .engines import DEFAULT_ENGINE, require_vllm_env
 from .health import client_ssl, http_ok, insecure_ssl, wait_for
 from .kubeapi import Api, kubectl
 from .layout import (
@@ -38,7 +38,7 @@ from .layout import (
     Layout,
 )
 from .pki import ensure_pki, render_kubeconfig
-from .ports import choose_ports
+from .ports import choose_ports, worktree_ports
 from .processes import ClusterError, Processes, kill_orphan, log, orphans
 from .runner import POD_ENV_MARKER
 from .sim import shared_sim_command
@@ -122,7 +122,8 @@ class Cluster:
             raise ClusterError(f"missing binaries in {self.layout.bin}: {', '.join(missing)} (run tools/build)")
 
     # ------------------------------------------------------------------ up
-    def up(self, engine: str = DEFAULT_ENGINE) -> int:
+    def up(self, engine: str | None = None) -> int:
+        """Start the cluster with ``engine`` (default sim); a healthy one is kept, switched to ``engine`` if given."""
         t0 = time.monotonic()
         layout, procs = self.layout, self.procs
         info = self.load_info()
@@ -133,12 +134,15 @@ class Cluster:
             if info["sim"]["kind"] != wanted:
                 log(f"note: the running simulator is {info['sim']['kind']}, not {wanted}: "
                     f"{ENTRY_POINT} down first to switch")
-            if info.get("engine", DEFAULT_ENGINE) != engine:
-                log(f"note: the running engine is {info.get('engine')}, not {engine}: {ENTRY_POINT} down first")
+            if engine is not None and info.get("engine", DEFAULT_ENGINE) != engine:
+                self.switch_engine(info, engine)
             return 0
+        engine = engine or DEFAULT_ENGINE
         if any(procs.pid_of(c) is not None for c in COMPONENTS):
             log("cluster partially running or unhealthy: restarting it from scratch")
         self.down(quiet=True)
+        if engine == "vllm":
+            require_vllm_env()  # before starting anything: a clear error, not a runner that cannot start
 
         sim_cmd = os.environ.get("VLLM_SIM_CMD") or None
         sim_model = os.environ.get("VLLM_SIM_MODEL", DEFAULT_SIM_MODEL)
@@ -148,7 +152,7 @@ class Cluster:
         for d in (layout.state, layout.data, layout.logs, layout.pids):
             d.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki)
-        ports = choose_ports(PREFERRED_PORTS)
+        ports = choose_ports(worktree_ports(PREFERRED_PORTS, str(layout.root)))
         info = {"ports": ports, "context": CONTEXT, "kubeconfig": str(layout.kubeconfig), "engine": engine,
                 "sim": {"url": f"http://{HOST}:{ports['sim']}", "port": ports["sim"], "model": sim_model,
                         "kind": "custom" if sim_cmd else "llm-d-inference-sim",
@@ -174,7 +178,10 @@ class Cluster:
         self.wait_for("kube-apiserver /readyz", lambda: http_ok(f"{server}/readyz", client_ssl(layout.pki)),
                       "kube-apiserver")
 
-        # Everything that needs only the API server, while the other components start.
+        # The controller manager is the slowest to be useful (the default service account): start it first,
+        # then do what needs only the API server while the other components start.
+        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
+        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         api = self.api(info)
         self.kubectl("apply", *(f"--filename={c}" for c in crds))
         objects = manifests.cluster_objects()
@@ -183,8 +190,6 @@ class Cluster:
             api.apply(path, obj["metadata"]["name"], obj)
             if obj["kind"] == "Node":  # status is not always taken on create: set it explicitly
                 api.patch_status(f"{path}/{obj['metadata']['name']}", obj["status"])
-        procs.start("kube-controller-manager", controller_manager_argv(layout, ports), cwd=layout.state)
-        procs.start("kube-scheduler", scheduler_argv(layout, ports), cwd=layout.state)
         self.start_simulator(info, sim_cmd)
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                      *(f"crd/{n}" for n in kwok.CRD_NAMES))
@@ -236,6 +241,18 @@ class Cluster:
                              str(layout.logs / "vllm-sim.cri.log")])
         self.procs.start("vllm-sim", [f"exec 2>&1; ( {sim_cmd} ) 2>&1 | {crilog}"], env=sim_env, shell=True,
                          marker="_crilog", cwd=layout.root)
+
+    def switch_engine(self, info: dict, engine: str) -> None:
+        """A running cluster's pod runner restarted with another engine: every pod's process is replaced."""
+        if engine == "vllm":
+            require_vllm_env()
+        log(f"switching the pod runner from engine {info.get('engine', DEFAULT_ENGINE)} to {engine}")
+        self.procs.stop("pod-runner")
+        info["engine"] = engine
+        self.layout.info.write_text(json.dumps(info, indent=2) + "\n")
+        self.start_runner(engine, info["sim"]["model"])
+        self.wait_for("pod runner", lambda: self.health(info, "pod-runner")["pod-runner"], "pod-runner")
+        log(f"engine {engine} for each vLLM pod")
 
     def start_runner(self, engine: str, model: str) -> None:
         self.layout.runner_state.unlink(missing_ok=True)

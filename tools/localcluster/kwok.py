@@ -87,7 +87,7 @@ containerStatuses:
   image: {{{{ .image | Quote }}}}
   imageID: ""
   ready: {ready}
-  started: true
+  started: {ready}
   restartCount: 0
   state:
     running:

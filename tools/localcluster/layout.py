@@ -16,7 +16,9 @@ POD_CIDR = "198.18.0.0/16"
 SERVICE_CIDR = "127.2.0.0/16"
 SERVICE_IP = "127.2.0.1"
 
-# Where each component listens when the port is free (otherwise any free port is taken).
+# Where each component listens when the port is free (otherwise any free port is taken), shifted per worktree
+# (ports.worktree_ports). Two of them differ by a non-multiple of 20 or by more than the largest shift, so the
+# shifted sets of two worktrees never overlap.
 PREFERRED_PORTS = {
     "etcd": 23790, "etcd_peer": 23800, "apiserver": 26443, "controller_manager": 26257,
     "scheduler": 26259, "kwok": 26250, "sim": 28000,

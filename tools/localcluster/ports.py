@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import zlib
 from collections.abc import Callable, Mapping
 
 from .layout import HOST
@@ -24,6 +25,13 @@ def any_free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def worktree_ports(preferred: Mapping[str, int], root: str, slots: int = 97, step: int = 20) -> dict[str, int]:
+    """The preferred ports shifted by a per-worktree offset (a multiple of ``step`` from a hash of ``root``),
+    so clusters of several worktrees started at once rarely race for one port (see layout.PREFERRED_PORTS)."""
+    offset = zlib.crc32(root.encode()) % slots * step
+    return {name: port + offset for name, port in preferred.items()}
 
 
 def choose_ports(preferred: Mapping[str, int], is_free: Callable[[int], bool] = port_free,

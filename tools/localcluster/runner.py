@@ -2,7 +2,8 @@
 
 It watches the API server's pods and, for each runner pod that kwok has started (phase Running):
 
-- runs the engine's process for it (``sim``: a simulator configured from the pod, see sim.py) on a free
+- runs the engine's process for it (``sim``: a simulator configured from the pod, see sim.py; ``vllm``: the
+  real vLLM from the pod's own container spec, see engines.py) on a free
   127.0.0.1 port, with its output as the pod's log (a kwok ``Logs`` object: ``kubectl logs``, also
   ``--previous`` after a crash);
 - creates a kwok ``PortForward`` named after the pod, so a port-forward to the pod's port 8000 (kubectl,
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .engines import Launch, SimEngine
+from .engines import Launch, SimEngine, VllmEngine
 from .health import http_status
 from .kubeapi import Api, ApiError
 from .kwok import RUNNER_LABEL
@@ -127,7 +129,7 @@ class PodProcess:
 
 
 class Runner:
-    def __init__(self, layout: Layout, api: Api, engine: SimEngine, default_model: str):
+    def __init__(self, layout: Layout, api: Api, engine: SimEngine | VllmEngine, default_model: str):
         self.layout, self.api, self.engine, self.default_model = layout, api, engine, default_model
         self.pods: dict[str, PodProcess] = {}
         self.events: queue.Queue = queue.Queue()
@@ -282,7 +284,16 @@ class Runner:
         current, previous = self.log_paths(plan)
         if current.exists():
             current.replace(previous)
-        launch = self.engine.launch(plan, record.port)
+        try:
+            launch = self.engine.launch(plan, record.port, record.pod)
+        except PodConfigError as exc:  # e.g. the pod's Secret does not exist (yet): retried like a kubelet
+            record.config_error, record.restart_at = str(exc), time.monotonic() + BACKOFF_START
+            self.say(f"{plan.key}: {exc}; again in {BACKOFF_START:.0f}s")
+            self.patch(record, {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}})
+            return
+        record.config_error = None
+        for note in launch.notes:
+            self.say(f"{plan.key}: substituted {note}")
         record.launch, record.started, record.ready, record.restart_at = launch, False, False, None
         record.started_at = now_rfc3339()
         env = {**os.environ, **launch.env, POD_ENV_MARKER: str(self.layout.state)}
@@ -345,7 +356,8 @@ class Runner:
                     self.patch(record, {"running": {"startedAt": record.started_at}})
                     changed = True
             elif record.restart_at is not None and time.monotonic() >= record.restart_at:
-                record.restarts += 1
+                if record.config_error is None:  # a config error never ran the container: no restart
+                    record.restarts += 1
                 self.start(record)
                 changed = True
         if changed:
@@ -367,6 +379,13 @@ class Runner:
 
     def on_exit(self, record: PodProcess, code: int) -> None:
         record.proc = None
+        # Like a kubelet: the terminated instance's log is the "previous" one from now on (the verification's
+        # diagnosis reads `logs --previous` of a crashed container); the current log stays until the restart.
+        if record.log_thread is not None:
+            record.log_thread.join(timeout=5)
+        current, previous = self.log_paths(record.plan)
+        if current.exists():
+            shutil.copyfile(current, previous)
         record.started = record.ready = False
         finished = now_rfc3339()
         record.last_state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",

@@ -1,10 +1,13 @@
 """components.chart_values: what each stack passes to the chart."""
 
+from pathlib import Path
+
 import pytest
 
 from components.chart_values import chart_values
 from components.config import validate_config
 from tests.unit.components.test_config import stack_config
+from tools.vllmenv.build import chart_app_version
 
 
 def values_for(stack: str) -> dict:
@@ -21,7 +24,9 @@ def test_development_values_follow_the_workflow():
     assert values["resources"]["requests"] == values["resources"]["limits"]
     assert values["nodeSelector"] == {"node-type": "gpu"}
     assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert values["image"] == {"repository": "vllm/vllm-openai", "tag": "v0.11.0", "pullPolicy": "IfNotPresent"}
+    # the stack pins the release the chart runs (one place: Chart.yaml appVersion, see tests/unit/vllmenv)
+    tag = chart_app_version((Path(__file__).resolve().parents[3] / "charts/vllm-deployment/Chart.yaml").read_text())
+    assert values["image"] == {"repository": "vllm/vllm-openai", "tag": tag, "pullPolicy": "IfNotPresent"}
     assert values["startup"]["budgetSeconds"] == 1200
     assert values["strategy"] == {"type": "Recreate"}
     assert values["podDisruptionBudget"]["enabled"] is False

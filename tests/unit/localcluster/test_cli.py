@@ -5,10 +5,11 @@ from tools.localcluster.layout import COMPONENTS
 
 
 def test_up_takes_an_explicit_engine():
-    assert parse(["up"]).engine == "sim"
+    assert parse(["up"]).engine is None  # sim for a new cluster; a running one keeps its engine
     assert parse(["up", "--engine", "sim"]).engine == "sim"
+    assert parse(["up", "--engine", "vllm"]).engine == "vllm"
     with pytest.raises(SystemExit):
-        parse(["up", "--engine", "vllm"])  # issue 15
+        parse(["up", "--engine", "gpu"])
 
 
 @pytest.mark.parametrize("argv,args", [

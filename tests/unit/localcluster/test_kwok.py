@@ -51,6 +51,7 @@ def test_pod_start_stages_split_pods_by_the_runner_label():
     assert {"key": label_expr, "operator": "In", "values": [value]} in runner["spec"]["selector"]["matchExpressions"]
     assert "ready: true" in plain["spec"]["next"]["statusTemplate"]
     assert "ready: false" in runner["spec"]["next"]["statusTemplate"]
+    assert "started: false" in runner["spec"]["next"]["statusTemplate"]  # the runner says when it started
 
 
 def test_every_stage_parses_and_selects_pods():

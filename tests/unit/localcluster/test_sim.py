@@ -131,5 +131,7 @@ def test_crash_at_start_launches_a_process_that_exits_1(tmp_path):
 
 def test_engine_choice_is_explicit(tmp_path):
     assert make_engine("sim", tmp_path, None).name == "sim"
-    with pytest.raises(ClusterError, match="engine 'vllm' is not available; allowed: sim"):
+    with pytest.raises(ClusterError, match="engine 'gpu' is not available; allowed: sim, vllm"):
+        make_engine("gpu", tmp_path, None)
+    with pytest.raises(ClusterError, match="engine vllm needs the API server"):
         make_engine("vllm", tmp_path, None)
