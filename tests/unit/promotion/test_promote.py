@@ -36,6 +36,7 @@ def plan(**kwargs):
 
 def test_target_gets_the_source_image_and_keeps_everything_else():
     document = staging_document()
+    committed = dict(document["config"][IMAGE_KEY])
     result = plan(target_document=document)
     assert result.environment == "staging"
     merged = result.stack_document["config"]
@@ -43,8 +44,9 @@ def test_target_gets_the_source_image_and_keeps_everything_else():
     for key, value in document["config"].items():
         if key != IMAGE_KEY:
             assert merged[key] == value, key
-    assert document["config"][IMAGE_KEY]["tag"] == "v0.11.0"  # the input document is not modified
-    assert "vllm/vllm-openai:v0.11.0 -> registry.example.com/vllm/vllm-openai:v0.11.1" in result.changes[0]
+    assert document["config"][IMAGE_KEY] == committed  # the input document is not modified
+    before = f"{committed.get('repository', 'vllm/vllm-openai')}:{committed['tag']}"
+    assert f"{before} -> registry.example.com/vllm/vllm-openai:v0.11.1" in result.changes[0]
 
 
 def test_preview_command_uses_a_separate_config_file_and_the_targets_policy_config():
