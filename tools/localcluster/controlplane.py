@@ -299,7 +299,7 @@ class Cluster:
             raise ClusterError(f"the pod runner is not running ({ENTRY_POINT} restart pod-runner)")
         os.kill(runner, signal.SIGHUP)
         self.wait_for("vllm-sim health", lambda: self.health(info, "vllm-sim")["vllm-sim"], "vllm-sim")
-        self.wait_for(f"the pod runner to apply generation {generation} and its pods to be ready",
+        self.wait_for(f"the pod runner to apply generation {generation} and its pods' processes to start",
                       lambda: runner_settled(self.runner_state(), generation), "pod-runner")
         log(f"vllm-sim and {len(self.runner_state().get('pods', {}))} pod process(es) restarted with "
             f"{' '.join(extra_args) or 'the defaults'} in {time.monotonic() - t0:.1f}s")
@@ -444,9 +444,10 @@ class Cluster:
 
 
 def runner_settled(state: dict, generation: int) -> bool:
-    """Whether the runner applied ``generation`` and every pod process it runs is ready."""
+    """Whether the runner applied ``generation`` and every pod process it runs has started (answers /health;
+    not "ready": a pod may be loading on purpose, e.g. annotation startup-duration)."""
     return state.get("generation") == generation and all(
-        p["ready"] for p in state.get("pods", {}).values() if p["pid"] and not p["config_error"])
+        p["started"] for p in state.get("pods", {}).values() if p["pid"] and not p["config_error"])
 
 
 def pod_process_orphans(state: str) -> list[int]:

@@ -240,7 +240,11 @@ def test_an_unknown_test_annotation_is_a_config_error_naming_the_allowed_ones(co
 
 def test_tools_cluster_sim_reconfigures_every_pods_simulator(core, namespace):
     core.create_namespaced_pod(namespace, vllm_pod("faulty"))
+    # A pod that loads for an hour: `sim` waits for every process to start, not for this one to be Ready.
+    core.create_namespaced_pod(namespace, vllm_pod("slow-loader", annotations={f"{SIM}startup-duration": "3600s"}))
     wait_pod(core, namespace, "faulty", ready, "Ready")
+    wait_pod(core, namespace, "slow-loader", lambda p: bool(p.status.container_statuses)
+             and p.status.container_statuses[0].started, "started")
     before = pod_process(namespace, "faulty")["pid"]
     try:
         restart_simulator(["--failure-injection-rate=37"])  # returns once every pod process is ready again

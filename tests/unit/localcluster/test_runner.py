@@ -59,14 +59,15 @@ def test_the_ready_condition_is_left_to_kwoks_stages():
     assert [c["type"] for c in status_patch(pod("vllm"), ours)["conditions"]] == ["ContainersReady"]
 
 
-def test_runner_settled_needs_the_generation_and_every_running_process_ready():
-    pods = {"a": {"pid": 1, "ready": True, "config_error": None},
-            "b": {"pid": None, "ready": False, "config_error": None},  # crashed, waiting for its restart
-            "c": {"pid": None, "ready": False, "config_error": "bad annotation"}}
+def test_runner_settled_needs_the_generation_and_every_running_process_started():
+    pods = {"a": {"pid": 1, "started": True, "ready": True, "config_error": None},
+            "loading": {"pid": 2, "started": True, "ready": False, "config_error": None},  # on purpose
+            "b": {"pid": None, "started": False, "ready": False, "config_error": None},  # crashed, restarts later
+            "c": {"pid": None, "started": False, "ready": False, "config_error": "bad annotation"}}
     assert runner_settled({"generation": 2, "pods": pods}, 2)
     assert not runner_settled({"generation": 1, "pods": pods}, 2)
-    assert not runner_settled({"generation": 2, "pods": {**pods, "d": {"pid": 5, "ready": False,
-                                                                        "config_error": None}}}, 2)
+    starting = {"pid": 5, "started": False, "ready": False, "config_error": None}
+    assert not runner_settled({"generation": 2, "pods": {**pods, "d": starting}}, 2)
 
 
 def test_cri_log_line():
