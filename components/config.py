@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
-from components.presets import ENVIRONMENT_PROFILES, ENVIRONMENTS, MODEL_SIZES, SIZE_PRESETS
+from components.presets import (
+    ENVIRONMENT_PROFILES,
+    ENVIRONMENTS,
+    MODEL_SIZES,
+    ROLLOUT_MODES,
+    ROLLOUT_VERIFIED,
+    SIZE_PRESETS,
+)
 from components.quantity import QuantityError, parse_quantity
 
 __all__ = [
@@ -81,6 +88,12 @@ class ReleaseSettings:
     helm_wait: bool
     timeout_seconds: int
     max_history: int
+    rollout: str = ROLLOUT_VERIFIED
+    """How an update replaces the pods: presets.ROLLOUT_VERIFIED or presets.ROLLOUT_RECREATE."""
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)
@@ -308,7 +321,7 @@ SECTIONS = {
     "model": ("path", "size", "servedModelName", "maxModelLen", "gpuMemoryUtilization", "tensorParallelSize",
               "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret", "apiKeySecret"),
     "release": ("name", "namespace", "createNamespace", "replicas", "atomic", "helmWait", "timeoutSeconds",
-                "maxHistory"),
+                "maxHistory", "rollout"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
     "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
@@ -353,9 +366,18 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     resources = _read_resources(problems, raw.get("resources"), preset)
     model = _read_model(model_in, size, preset, profile, resources.gpus, release_name)
-    helm_wait = release_in.flag("helmWait", profile.atomic)
-    atomic = release_in.flag("atomic", profile.atomic)
-    if atomic and not helm_wait:
+    rollout = release_in.choice("rollout", ROLLOUT_MODES, profile.rollout)
+    verified = rollout == ROLLOUT_VERIFIED
+    # In the verified rollout the new pods become Ready only once the verification (which runs after the Helm
+    # release) has passed on them: a Helm wait -- and so an atomic release -- would deadlock.
+    helm_wait = release_in.flag("helmWait", profile.atomic and not verified)
+    atomic = release_in.flag("atomic", profile.atomic and not verified)
+    if verified and (helm_wait or atomic):
+        key, value = ("release.helmWait", helm_wait) if helm_wait else ("release.atomic", atomic)
+        problems.add(key, value, "the verified rollout needs Helm not to wait (its pods become Ready only once the "
+                                 "verification has passed on them, so a Helm wait would deadlock); remove "
+                                 f"{key.split('.')[1]} or set release.rollout: recreate")
+    elif atomic and not helm_wait:
         problems.add("release.helmWait", False, "atomic releases need Helm to wait; set helmWait: true or atomic: false")
     release = ReleaseSettings(
         name=release_name,
@@ -367,6 +389,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         timeout_seconds=release_in.integer(
             "timeoutSeconds", model.startup_budget_seconds + profile.helm_timeout_margin_seconds, minimum=1),
         max_history=release_in.integer("maxHistory", 10, minimum=1, maximum=1000),
+        rollout=rollout,
     )
     if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
         problems.add("release.timeoutSeconds", release.timeout_seconds,
@@ -420,6 +443,10 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     verification = _read_verification(
         _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model)
+    if release.verified_rollout and verification.access_mode != "port-forward":
+        problems.add("verification.accessMode", verification.access_mode,
+                     "the verified rollout checks each new pod before it gets Service traffic, and only a port-forward "
+                     "reaches that pod: use port-forward, or set release.rollout: recreate")
 
     kube_in = _Section(problems, "kubernetes", raw.get("kubernetes"), SECTIONS["kubernetes"])
     kubernetes = KubernetesSettings(

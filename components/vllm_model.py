@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components.chart_values import chart_values
 from components.config import GPU_RESOURCE, DeploymentConfig
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
+from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH"]
@@ -24,6 +25,30 @@ class VllmModelArgs:
 
     config: DeploymentConfig
     chart_path: str = DEFAULT_CHART_PATH
+
+
+def recreate_warning(config: DeploymentConfig) -> str:
+    """The preview's warning for the recreate rollout: what an update costs, and the alternative."""
+    minutes = config.model.startup_budget_seconds / 60
+    return (
+        f"vllm-deploy:release.rollout is recreate: an update deletes the pods serving {config.model.served_model_name} "
+        f"before the new revision loads, so the model is DOWN during every update (model loading takes up to "
+        f"{minutes:g} min), and a new revision that fails the verification leaves nothing serving. "
+        f"Use release.rollout: verified (needs GPUs for {ROLLOUT_SURGE_PODS} extra pod) to keep serving."
+    )
+
+
+# Chart values that never change the pod template (an update of only these rolls out no new pod).
+_VALUES_NOT_IN_PODS = ("replicaCount", "podDisruptionBudget", "serviceMonitor", "grafanaDashboard", "tests")
+
+
+def release_fingerprint(values: dict) -> str:
+    """A digest of the chart values: changes whenever an update rolls out new pods (the gate's surge need)."""
+    import hashlib
+    import json
+
+    rolled = {k: v for k, v in values.items() if k not in _VALUES_NOT_IN_PODS}
+    return hashlib.sha256(json.dumps(rolled, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class VllmModel(pulumi.ComponentResource):
@@ -41,6 +66,8 @@ class VllmModel(pulumi.ComponentResource):
         config = args.config
         kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
         context = config.kubernetes.context
+        if not config.release.verified_rollout:
+            pulumi.log.warn(recreate_warning(config), resource=self)
 
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -50,6 +77,7 @@ class VllmModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        values = chart_values(config)
         self.gpu_gate = GpuCapacityGate(
             f"{name}-gpu-capacity",
             GpuCapacityGateArgs(
@@ -67,6 +95,9 @@ class VllmModel(pulumi.ComponentResource):
                 backoff_max_seconds=config.gpu_wait.max_backoff_seconds,
                 progress_interval_seconds=config.gpu_wait.progress_interval_seconds,
                 allow_node_autoscaling=config.scheduling.allow_node_autoscaling,
+                rollout=config.release.rollout,
+                surge_pods=ROLLOUT_SURGE_PODS,
+                release_revision=release_fingerprint(values),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -83,7 +114,7 @@ class VllmModel(pulumi.ComponentResource):
                 skip_await=not config.release.helm_wait,
                 timeout=config.release.timeout_seconds,
                 max_history=config.release.max_history,
-                values=chart_values(config),
+                values=values,
             ),
             # Renaming the release replaces it; delete first, or the old pods keep the GPUs the new ones need.
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.gpu_gate],
@@ -116,6 +147,8 @@ class VllmModel(pulumi.ComponentResource):
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
+                rollout=config.release.rollout,
+                verified_condition=VERIFIED_CONDITION,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )

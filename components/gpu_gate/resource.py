@@ -20,6 +20,7 @@ from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
     DEFAULT_TOLERATION,
+    DEFAULTS,
     NEED_INPUTS,
     PROVIDER_VERSION,
     SETTING_INPUTS,
@@ -54,6 +55,9 @@ class GpuCapacityGateArgs:
     backoff_max_seconds: pulumi.Input[float] = 60
     progress_interval_seconds: pulumi.Input[float] = 30
     allow_node_autoscaling: pulumi.Input[bool] = False
+    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
+    surge_pods: pulumi.Input[int] = DEFAULTS["surge_pods"]
+    release_revision: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
@@ -72,6 +76,9 @@ class GpuCapacityGateArgs:
             "backoff_max_seconds": self.backoff_max_seconds,
             "progress_interval_seconds": self.progress_interval_seconds,
             "allow_node_autoscaling": self.allow_node_autoscaling,
+            "rollout": self.rollout,
+            "surge_pods": self.surge_pods,
+            "release_revision": self.release_revision,
             "provider_version": PROVIDER_VERSION,
         }
 

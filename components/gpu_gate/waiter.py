@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .capacity import CapacityReport, GpuNeed, assess_capacity, describe_need, render_table
+from .capacity import (
+    CapacityReport,
+    GpuNeed,
+    assess_capacity,
+    describe_need,
+    describe_rollout_need,
+    render_table,
+    rollout_choice,
+)
 from .cluster_feed import ApiTrouble, ClusterFeed, Event, jittered_delays
 from .cluster_view import ClusterView
 from .progress import describe_free, format_duration, progress_line
@@ -228,8 +236,9 @@ class _Wait:
         self.on_progress(
             f"GPU gate passed after {format_duration(now - self.started)}: room for {report.placeable_replicas} "
             f"pod{'s' if report.placeable_replicas != 1 else ''} of {self.need.gpus_per_pod} {self.need.gpu_resource}, "
-            f"{self.need.replicas} needed "
+            f"{report.pods_needed} needed "
             f"({describe_free(report)})"
+            + (f"; {describe_rollout_need(report)}" if report.rollout_update else "")
         )
         return GateResult(report, now - self.started)
 
@@ -238,6 +247,9 @@ class _Wait:
             f"GPU capacity can never be met: {report.impossible_reason}. "
             f"Need {describe_need(self.need)}.\n{render_table(report)}"
         )
+        choice = rollout_choice(report)
+        if choice:
+            message += "\n" + choice
         return GpuCapacityImpossible(message, report.impossible_reason, report)
 
     def _timed_out(self) -> GpuCapacityTimeout:
@@ -245,7 +257,11 @@ class _Wait:
         if self.report is None:
             detail = "the cluster's nodes and pods could not be read"
         else:
-            detail = f"{self.report.placeable_replicas} of {self.need.replicas} pods placeable.\n{render_table(self.report)}"
+            detail = (f"{self.report.placeable_replicas} of {self.report.pods_needed} pods placeable.\n"
+                      f"{render_table(self.report)}")
         trouble = self._trouble_text()
         message = f"{head}; {detail}" + (f"\nlast Kubernetes API error: {trouble}" if trouble else "")
+        choice = rollout_choice(self.report)
+        if choice:
+            message += "\n" + choice
         return GpuCapacityTimeout(message, self.report)

@@ -157,8 +157,12 @@ def wait_for_rollout(
     tick_seconds: float = 10.0,
     progress_interval_seconds: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
+    assess_snapshot: Callable[[RolloutSnapshot], Assessment] = assess,
 ) -> RolloutResult:
-    """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out."""
+    """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
+
+    ``assess_snapshot`` decides what "ready" means (the verified rollout passes its own: a pod to verify).
+    """
     started = clock()
     tracker = SignalTracker(grace_seconds)
     last_message, last_report = None, float("-inf")
@@ -167,7 +171,7 @@ def wait_for_rollout(
     while True:
         elapsed = clock() - started
         try:
-            assessment = tracker.settle(assess(source.snapshot()), clock())
+            assessment = tracker.settle(assess_snapshot(source.snapshot()), clock())
             api_error = None
         except ApiException as exc:
             api_error = _api_error_text(exc)

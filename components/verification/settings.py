@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.kube_names import is_dns_label
+from components.kube_names import is_dns_label, is_label_key
+from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_VERIFIED, VERIFIED_CONDITION
 from components.unknowns import UNKNOWN, is_unknown_value
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
     "validate",
 ]
 
-SETTINGS_VERSION = "1"  # bump when the verification's behaviour changes, so deployed stacks re-verify
+# Bump when the verification's behaviour changes, so deployed stacks re-verify (2: the verified rollout).
+SETTINGS_VERSION = "2"
 ACCESS_MODES = ("port-forward", "direct", "service-proxy")
 
 DEFAULTS: dict[str, Any] = {
@@ -54,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "unreachable_retry_seconds": 120.0,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
+    "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
+    "verified_condition": VERIFIED_CONDITION,
     "settings_version": SETTINGS_VERSION,
 }
 
@@ -96,6 +100,12 @@ class VerificationSettings:
     api_key_secret_name: str
     api_key_secret_key: str
     context: str = ""
+    rollout: str = ROLLOUT_RECREATE
+    verified_condition: str = VERIFIED_CONDITION
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
 
     @property
     def model(self) -> str:
@@ -219,6 +229,12 @@ def _revision(value: Any) -> tuple[Any, str | None]:
     return value, "the Helm release revision (a non-negative integer or a non-empty string)"
 
 
+def _condition_type(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str) and is_label_key(value):
+        return value, None
+    return value, "a pod condition type such as vllm.deploy/verified (a qualified name: optional DNS prefix and '/')"
+
+
 def _anything(value: Any) -> tuple[Any, str | None]:
     return ("" if value is None else value), None
 
@@ -246,6 +262,8 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
+    "rollout": _choice(*ROLLOUT_MODES),
+    "verified_condition": _condition_type,
     "settings_version": _anything,
 }
 
@@ -274,7 +292,12 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 
 
 def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
-    mode, base_url = values.get("access_mode"), values.get("base_url")
+    mode, rollout = values.get("access_mode"), values.get("rollout")
+    if rollout == ROLLOUT_VERIFIED and mode not in ("port-forward",) and not is_unknown(mode):
+        return [Problem("access_mode", f"access_mode is {_shown(mode)} but rollout is 'verified'; allowed: "
+                                       "'port-forward' (each new pod is checked before it gets Service traffic, "
+                                       "so only a port-forward to that pod reaches it)")]
+    base_url = values.get("base_url")
     if is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct":
         return []
     return [

@@ -94,6 +94,18 @@ def read_api_key(api_client: client.ApiClient, settings: VerificationSettings) -
     return base64.b64decode(data).decode().strip()
 
 
+def api_headers(api_client: client.ApiClient, settings: VerificationSettings) -> dict[str, str]:
+    """The request headers (vLLM's API key when configured); ``ValueError`` says why the key cannot be read."""
+    if not settings.api_key_secret_name:
+        return {}
+    try:
+        return {"Authorization": f"Bearer {read_api_key(api_client, settings)}"}
+    except (ApiException, KeyError, ValueError) as exc:
+        if isinstance(exc, ApiException):
+            raise ValueError(f"cannot read the API key Secret: {exc.status} {exc.reason}") from None
+        raise ValueError(str(exc)) from None
+
+
 def open_endpoint(
     settings: VerificationSettings, api_client: client.ApiClient, rollout: RolloutResult, headers: dict[str, str]
 ) -> ContextManager[Endpoint]:
@@ -129,6 +141,11 @@ def verify_deployment(
             settings, results, verified_at=_now(), duration_seconds=time.monotonic() - started, **kwargs
         )
 
+    if settings.verified_rollout:
+        from .rollout import verify_rollout
+
+        return verify_rollout(settings, api_client_factory, progress, grace_seconds,
+                              lambda api: api_headers(api, settings), report)
     try:
         api_client = api_client_factory()
     except KubeAccessError as exc:
@@ -150,13 +167,10 @@ def verify_deployment(
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
 
-        headers: dict[str, str] = {}
-        if settings.api_key_secret_name:
-            try:
-                headers["Authorization"] = f"Bearer {read_api_key(api_client, settings)}"
-            except (ApiException, KeyError, ValueError) as exc:
-                reason = f"cannot read the API key Secret: {exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
-                return report(rows + skipped_http_checks(plan, reason))
+        try:
+            headers = api_headers(api_client, settings)
+        except ValueError as exc:
+            return report(rows + skipped_http_checks(plan, str(exc)))
         try:
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:

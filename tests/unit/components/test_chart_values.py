@@ -23,7 +23,7 @@ def test_development_values_follow_the_workflow():
     assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert values["image"] == {"repository": "vllm/vllm-openai", "tag": "v0.11.0", "pullPolicy": "IfNotPresent"}
     assert values["startup"]["budgetSeconds"] == 1200
-    assert values["strategy"] == {"type": "Recreate"}
+    assert values["rollout"] == {"mode": "recreate", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
     assert values["podDisruptionBudget"]["enabled"] is False
     assert values["apiKey"] == {"existingSecret": "", "key": "api-key"}
 
@@ -52,3 +52,18 @@ def test_production_runs_two_replicas_with_a_disruption_budget():
     values = values_for("production")
     assert values["replicaCount"] == 2
     assert values["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_staging_and_production_roll_out_verified(stack):
+    assert values_for(stack)["rollout"] == {"mode": "verified", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
+
+
+def test_rollout_setting_reaches_the_chart():
+    from tests.unit.components.test_config import base
+
+    config = base()
+    config["release"]["rollout"] = "verified"
+    assert chart_values(validate_config(config))["rollout"]["mode"] == "verified"
+    config["release"]["rollout"] = "recreate"
+    assert chart_values(validate_config(config))["rollout"]["mode"] == "recreate"

@@ -56,7 +56,9 @@ def test_presets_fill_what_the_stack_leaves_out():
     assert config.model.tensor_parallel_size == 4
     assert config.model.startup_budget_seconds == 5400  # large 3600 s x production 1.5
     assert config.release.timeout_seconds == 5400 + 900
-    assert config.release.atomic and config.release.helm_wait
+    # the verified rollout: Helm must not wait (the verification drives the rollout), so it cannot be atomic
+    assert config.release.rollout == "verified"
+    assert not config.release.atomic and not config.release.helm_wait
     assert config.gpu_wait.timeout_seconds == 30 * 60
     assert config.verification.pod_ready_timeout_seconds == 5400
     assert config.endpoint == "llama-70b.system.svc.cluster.local:8000"
