@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .reading import as_bool, as_number, is_unknown, lookup, show
+from .reading import as_bool, as_number, is_unknown, show
 from .subjects import Release
 
 

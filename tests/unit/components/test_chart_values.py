@@ -56,7 +56,8 @@ def test_production_runs_two_replicas_with_a_disruption_budget():
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_staging_and_production_roll_out_verified(stack):
-    assert values_for(stack)["rollout"] == {"mode": "verified", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
+    expected = {"mode": "verified", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
+    assert values_for(stack)["rollout"] == expected
 
 
 def test_rollout_setting_reaches_the_chart():

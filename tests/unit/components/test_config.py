@@ -193,3 +193,45 @@ def test_kubeconfig_value_never_appears_in_errors():
 def test_digest_is_a_pinned_tag():
     config = validate_config(with_change("image.tag", "sha256:" + "a" * 64))
     assert config.image.reference == "vllm/vllm-openai@sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize("environment,rollout", [("development", "recreate"), ("staging", "verified"),
+                                                 ("production", "verified")])
+def test_rollout_default_per_environment(environment, rollout):
+    config = base()
+    config["environment"] = environment
+    for key in ("helmWait", "atomic", "rollout"):
+        config["release"].pop(key, None)
+    release = validate_config(config).release
+    assert release.rollout == rollout
+    # Helm waits (and may be atomic) only where it cannot deadlock: the recreate rollout
+    assert release.helm_wait is (rollout == "recreate" and environment != "development")
+    assert release.atomic is release.helm_wait
+
+
+@pytest.mark.parametrize("key", ["helmWait", "atomic"])
+def test_verified_rollout_refuses_a_helm_wait(key):
+    config = base()
+    config["release"].update({"rollout": "verified", "helmWait": False, "atomic": False})
+    config["release"][key] = True
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert (f"vllm-deploy:release.{key}: True is not valid; the verified rollout needs Helm not to wait (its pods "
+            f"become Ready only once the verification has passed on them, so a Helm wait would deadlock); remove "
+            f"{key} or set release.rollout: recreate") in error.value.problems
+
+
+def test_rollout_values_are_named():
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.rollout", "rolling"))
+    assert error.value.problems == ["vllm-deploy:release.rollout: 'rolling' is not valid; allowed: verified, recreate"]
+
+
+def test_verified_rollout_needs_the_port_forward_access():
+    config = base()
+    config["release"]["rollout"] = "verified"
+    config["verification"].update({"accessMode": "direct", "baseUrl": "http://llama.system.svc.cluster.local:8000"})
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert error.value.problems[0].startswith("vllm-deploy:verification.accessMode: 'direct' is not valid; the "
+                                              "verified rollout checks each new pod before it gets Service traffic")
