@@ -52,6 +52,7 @@ def chart_values(config: DeploymentConfig) -> dict[str, Any]:
         "nodeSelector": dict(config.scheduling.node_selector),
         "tolerations": [dict(t) for t in config.scheduling.tolerations],
         "runtimeClassName": config.scheduling.runtime_class_name,
+        "podAnnotations": dict(config.release.pod_annotations),
         "rollout": {
             "mode": config.release.rollout,
             "maxSurge": ROLLOUT_SURGE_PODS,

@@ -90,6 +90,7 @@ class ReleaseSettings:
     max_history: int
     rollout: str = ROLLOUT_VERIFIED
     """How an update replaces the pods: presets.ROLLOUT_VERIFIED or presets.ROLLOUT_RECREATE."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def verified_rollout(self) -> bool:
@@ -321,7 +322,7 @@ SECTIONS = {
     "model": ("path", "size", "servedModelName", "maxModelLen", "gpuMemoryUtilization", "tensorParallelSize",
               "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret", "apiKeySecret"),
     "release": ("name", "namespace", "createNamespace", "replicas", "atomic", "helmWait", "timeoutSeconds",
-                "maxHistory", "rollout"),
+                "maxHistory", "rollout", "podAnnotations"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
     "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
@@ -390,7 +391,12 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
             "timeoutSeconds", model.startup_budget_seconds + profile.helm_timeout_margin_seconds, minimum=1),
         max_history=release_in.integer("maxHistory", 10, minimum=1, maximum=1000),
         rollout=rollout,
+        pod_annotations=release_in.mapping_of_text("podAnnotations", {}),
     )
+    for annotation in release.pod_annotations:
+        if not is_label_key(annotation):
+            problems.add(f"release.podAnnotations.{annotation}", release.pod_annotations[annotation],
+                         "expected an annotation key such as example.com/name (optional DNS prefix and '/')")
     if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
         problems.add("release.timeoutSeconds", release.timeout_seconds,
                      f"Helm waits for the pods, so allow at least the startup budget ({model.startup_budget_seconds} s)")

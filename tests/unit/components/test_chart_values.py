@@ -68,3 +68,12 @@ def test_rollout_setting_reaches_the_chart():
     assert chart_values(validate_config(config))["rollout"]["mode"] == "verified"
     config["release"]["rollout"] = "recreate"
     assert chart_values(validate_config(config))["rollout"]["mode"] == "recreate"
+
+
+def test_pod_annotations_reach_the_pod_template_values():
+    from tests.unit.components.test_config import base
+
+    config = base()
+    config["release"]["podAnnotations"] = {"example.com/team": "ml"}
+    assert chart_values(validate_config(config))["podAnnotations"] == {"example.com/team": "ml"}
+    assert values_for("development")["podAnnotations"] == {}

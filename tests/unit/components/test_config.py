@@ -235,3 +235,10 @@ def test_verified_rollout_needs_the_port_forward_access():
         validate_config(config)
     assert error.value.problems[0].startswith("vllm-deploy:verification.accessMode: 'direct' is not valid; the "
                                               "verified rollout checks each new pod before it gets Service traffic")
+
+
+def test_pod_annotation_keys_are_checked():
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.podAnnotations", {"bad key": "x"}))
+    assert error.value.problems == ["vllm-deploy:release.podAnnotations.bad key: 'x' is not valid; expected an "
+                                    "annotation key such as example.com/name (optional DNS prefix and '/')"]
