@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULTS",
     "NEED_INPUTS",
     "PROVIDER_VERSION",
+    "ROLLOUT_INPUTS",
     "SETTING_INPUTS",
     "UNKNOWN",
     "changed_inputs",
@@ -56,6 +57,8 @@ NEED_INPUTS = ("replicas", "gpus_per_pod", "gpu_resource", "node_selector", "tol
                "rollout", "surge_pods", "release_revision")
 """A change to any of these is a new GPU need: the gate waits again (``release_revision``, a digest of the release's
 values, changes with every update: a verified update needs its surge pod's GPUs)."""
+ROLLOUT_INPUTS = ("release_revision", "rollout", "gpus_per_pod", "gpu_resource", "node_selector", "tolerations")
+"""A change to any of these rolls out new pods (a surge pod in the verified rollout); the others only scale."""
 SETTING_INPUTS = (
     "timeout_seconds",
     "backoff_initial_seconds",

@@ -8,6 +8,7 @@ validates the inputs. The kubeconfig input is a secret and is left out of the ou
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .inputs import (
     DEFAULTS,
     NEED_INPUTS,
     PROVIDER_VERSION,
+    ROLLOUT_INPUTS,
     SETTING_INPUTS,
     changed_inputs,
     input_problems,
@@ -109,15 +111,22 @@ class GpuCapacityGateFailed(RuntimeError):
     """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
 
 
-def _pass_gate(inputs: Mapping[str, Any]) -> dict:
-    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``."""
+def _pass_gate(inputs: Mapping[str, Any], *, rolls_out: bool = True) -> dict:
+    """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``.
+
+    ``rolls_out`` is False when the release's pods stay as they are (only e.g. the replica count changed): then a
+    verified rollout surges no pod.
+    """
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
+    need = need_from_inputs(inputs)
+    if not rolls_out:
+        need = dataclasses.replace(need, surge_pods=0)
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
-                need_from_inputs(inputs),
+                need,
                 on_progress=pulumi.log.info,
                 **wait_settings_from_inputs(inputs),
             )
@@ -147,7 +156,8 @@ class GpuCapacityGateProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if changed_inputs(olds, news, NEED_INPUTS):
-            return UpdateResult(outs=_outputs(news, _pass_gate(news)))
+            rolls_out = bool(changed_inputs(olds, news, ROLLOUT_INPUTS))
+            return UpdateResult(outs=_outputs(news, _pass_gate(news, rolls_out=rolls_out)))
         return UpdateResult(outs=_outputs(news, olds))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -170,13 +170,19 @@ def test_diff_reports_changes_and_never_replaces(change, changes) -> None:
 @pytest.fixture
 def gate_calls(monkeypatch) -> list:
     """Replace the wait with a recorder; each call returns fixed results."""
-    calls: list = []
+    class Calls(list):
+        rolling: list
 
-    def fake_pass_gate(props):
+    calls = Calls()
+    calls_rolling: list = []
+
+    def fake_pass_gate(props, rolls_out=True):
         calls.append(props)
+        calls_rolling.append(rolls_out)
         return {"placeable_replicas": 3, "waited_seconds": 1.2, "nodes": [{"name": "gpu-node-1"}]}
 
     monkeypatch.setattr(gate_resource, "_pass_gate", fake_pass_gate)
+    calls.rolling = calls_rolling
     return calls
 
 
@@ -198,6 +204,13 @@ def test_update_waits_again_only_when_the_need_changes(gate_calls) -> None:
 
     changed = provider.update("id", outputs(), inputs(replicas=3.0))
     assert len(gate_calls) == 1 and changed.outs["placeable_replicas"] == 3
+
+
+def test_an_update_that_rolls_out_pods_needs_the_surge_a_scale_change_does_not(gate_calls) -> None:
+    provider = GpuCapacityGateProvider()
+    provider.update("id", outputs(), inputs(release_revision="new-values", rollout="verified"))
+    provider.update("id", outputs(rollout="verified"), inputs(replicas=3.0, rollout="verified"))
+    assert gate_calls.rolling == [True, False]
 
 
 def test_delete_does_nothing() -> None:
