@@ -104,9 +104,18 @@ def assess_verified_rollout(
     ``checked`` names the pods this run has already verified.
     """
     base = assess(snapshot)
+    desired, pods, note = current_revision_pods(snapshot)
+    if base.state == FATAL and base.signal == "Unschedulable":
+        # A surge pod waits for the GPUs of the old pod it replaces while that one drains (preStop, in-flight
+        # requests): not a failure as long as an old pod is terminating.
+        draining = [p for p in old_revision_pods(snapshot, {_meta(p).get("name") for p in pods})
+                    if _meta(p).get("deletionTimestamp")]
+        if draining:
+            names = ", ".join(_meta(p).get("name", "?") for p in draining)
+            return _gated(base, WAITING, message=f"{base.message} (waiting for the GPUs of terminating old pod(s) "
+                                                 f"{names})")
     if base.state == FATAL:
         return _gated(base, base.state)
-    desired, pods, note = current_revision_pods(snapshot)
     if note:
         return _gated(base, WAITING, message=note if note != NO_DEPLOYMENT else base.message)
     verdicts = {v.name: v for v in (assess_pod(p) for p in pods)}

@@ -9,7 +9,7 @@ from components.verification.readiness_gate import (
     old_revision_pods,
 )
 
-from .builders import container, deployment, pod, replicaset, waiting_pod
+from .builders import container, deployment, pod, replicaset, unschedulable_pod, waiting_pod
 
 GATE = "vllm.deploy/verified"
 
@@ -104,3 +104,14 @@ def test_gate_patch_sets_the_condition_by_type_with_reason_and_message():
         "lastTransitionTime": "2026-12-02T12:00:00+00:00"}]}}
     failed = gate_condition_patch(GATE, False, "x" * 5000, "t")["status"]["conditions"][0]
     assert failed["status"] == "False" and failed["reason"] == "VerificationFailed" and len(failed["message"]) == 1000
+
+
+def test_an_unschedulable_surge_pod_waits_while_an_old_pod_drains_and_is_fatal_otherwise():
+    pending = unschedulable_pod("new-1")
+    pending["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "uid": "rs-2"}]
+    verified_new = gated_pod("new-0", gate="True")
+    draining = gated_pod("old-0", owner="rs-1", gate="True", deleting=True)
+    view = assess_verified_rollout(snapshot([draining, verified_new, pending], replicas=2), GATE, checked=["new-0"])
+    assert view.state == WAITING and "waiting for the GPUs of terminating old pod(s) old-0" in view.message
+    stuck = assess_verified_rollout(snapshot([verified_new, pending], replicas=2), GATE, checked=["new-0"])
+    assert stuck.state == FATAL and stuck.signal == "Unschedulable"
