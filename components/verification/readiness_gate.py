@@ -46,6 +46,8 @@ class GatedAssessment(Assessment):
 
     to_verify: tuple[str, ...] = ()
     complete: bool = False
+    old_serving: int = 0
+    """Pods of earlier revisions that are Ready: they keep serving while the new revision is checked."""
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -105,6 +107,7 @@ def assess_verified_rollout(
     """
     base = assess(snapshot)
     desired, pods, note = current_revision_pods(snapshot)
+    serving = sum(1 for p in old_revision_pods(snapshot, {_meta(p).get("name") for p in pods}) if _pod_ready(p))
     if base.state == FATAL and base.signal == "Unschedulable":
         # A surge pod waits for the GPUs of the old pod it replaces while that one drains (preStop, in-flight
         # requests): not a failure as long as an old pod is terminating.
@@ -113,9 +116,9 @@ def assess_verified_rollout(
         if draining:
             names = ", ".join(_meta(p).get("name", "?") for p in draining)
             return _gated(base, WAITING, message=f"{base.message} (waiting for the GPUs of terminating old pod(s) "
-                                                 f"{names})")
+                                                 f"{names})", old_serving=serving)
     if base.state == FATAL:
-        return _gated(base, base.state)
+        return _gated(base, base.state, old_serving=serving)
     if note:
         return _gated(base, WAITING, message=note if note != NO_DEPLOYMENT else base.message)
     verdicts = {v.name: v for v in (assess_pod(p) for p in pods)}
@@ -146,7 +149,7 @@ def assess_verified_rollout(
 
 
 def _gated(base: Assessment, state: str, *, message: str | None = None, to_verify: tuple[str, ...] = (),
-           complete: bool = False) -> GatedAssessment:
+           complete: bool = False, old_serving: int = 0) -> GatedAssessment:
     return GatedAssessment(
         state=state,
         desired=base.desired,
@@ -156,6 +159,7 @@ def _gated(base: Assessment, state: str, *, message: str | None = None, to_verif
         signal=base.signal if state != READY else None,
         to_verify=to_verify,
         complete=complete,
+        old_serving=old_serving,
     )
 
 

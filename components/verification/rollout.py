@@ -118,6 +118,9 @@ def drive_rollout(
         assessment = result.assessment
         if not result.ready:
             observed = f"{assessment.message} ({result.outcome})"
+            serving = getattr(assessment, "old_serving", 0)
+            if serving:
+                observed += (f"; no new pod got traffic, {serving} pod(s) of the previous revision keep serving")
             if result.api_error:
                 observed += f"; last API error: {result.api_error}"
             tail = [CheckResult(ROLLOUT_CHECK, FAILED if assessment.state == FATAL else ERROR, ROLLOUT_EXPECTED,

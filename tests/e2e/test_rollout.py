@@ -54,6 +54,13 @@ def update(project, config: dict):
     return project.up()
 
 
+def _excerpt(output: str, keep: tuple[str, ...] = ("GPU gate", "GPU capacity", "Choose", "DeploymentVerification",
+                                                    "CHECK", "  ", "Diagnosis", "pod ", "error:")) -> str:
+    """The lines of a pulumi output that tell the story (progress, table, diagnosis, choice)."""
+    return "\n".join(line for line in output.splitlines() if line.lstrip().startswith(keep) or any(
+        word in line for word in ("rollout", "verification", "FAILED", "passed", "failed")))[-6000:]
+
+
 def report_gap(case: str, record) -> None:
     print(f"ROLLOUT-GAP {case}: {record.seconds_without_verified:.3f} s without a ready, verified pod; "
           f"ready endpoints over time:\n{record.describe()}")
@@ -89,6 +96,7 @@ def test_good_update_shifts_traffic_with_a_verified_pod_serving_throughout(verif
         result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
         record = endpoints.stop()
     report_gap("case 1 (good update)", record)
+    print(f"case 1: pulumi up took {result.seconds:.1f}s")
     assert result.ok, result.output
     new = {p.metadata.name for p in release_pods(kube, project)}
     assert new and not new & old, (old, new)  # every old pod replaced
@@ -114,9 +122,11 @@ def test_bad_update_fails_with_the_diagnosis_old_pod_serves_and_previous_config_
         during = release_pods(kube, project)
         record = endpoints.stop()
     report_gap(case, record)
+    print(f"{case}: pulumi up failed after {failed.seconds:.1f}s:\n" + _excerpt(failed.output))
     assert not failed.ok
     assert "vLLM deployment verification FAILED" in failed.output and "CHECK" in failed.output
     assert expected in failed.output, failed.output
+    assert "previous revision keep" in failed.output  # the table says the old revision still serves
     new = {p.metadata.name for p in during} - old
     assert new, "the update created no new pod"
     assert old <= {p.metadata.name for p in during if is_ready(p)}  # the old revision keeps serving
@@ -127,6 +137,7 @@ def test_bad_update_fails_with_the_diagnosis_old_pod_serves_and_previous_config_
     again = project.up()  # the next up continues from there: verifies the same revision again, fails the same way
     assert not again.ok and expected in again.output
     recovered = update(project, previous)  # rolling back is `pulumi up` with the previous configuration
+    print(f"{case}: pulumi up with the previous config took {recovered.seconds:.1f}s")
     assert recovered.ok, recovered.output
     pods = release_pods(kube, project)
     assert {p.metadata.name for p in pods} == old and all(is_ready(p) for p in pods)
@@ -172,6 +183,7 @@ def test_full_cluster_gate_waits_for_the_surge_pod_then_names_the_choice(verifie
         if node != serving_node:
             other_node_blocked(node)
     result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
+    print(f"case 4 (full cluster): pulumi up failed after {result.seconds:.1f}s:\n" + _excerpt(result.output))
     assert not result.ok
     assert "rollout needs 1 extra pod of 2 nvidia.com/gpu" in result.output, result.output
     assert "GPU capacity not available after" in result.output
@@ -186,6 +198,7 @@ def test_gpus_that_can_never_be_found_fail_fast_with_the_choice(verified_project
                                         gpuWait={"timeoutMinutes": 10})
     assert len(serving) == 2
     result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
+    print(f"case 4 (never enough GPUs): pulumi up failed after {result.seconds:.1f}s:\n" + _excerpt(result.output))
     assert not result.ok
     assert "GPU capacity can never be met: the verified rollout runs 2 serving pods plus 1 new pod" in result.output
     assert "add GPU capacity" in result.output and "release.rollout: recreate and accept downtime" in result.output

@@ -72,6 +72,7 @@ def test_a_crashing_new_pod_is_fatal():
     crashing = waiting_pod("new", "CrashLoopBackOff", last={"terminated": {"reason": "Error", "exitCode": 1}})
     view = assess_verified_rollout(snapshot([gated_pod("old", owner="rs-1", gate="True"), crashing]), GATE)
     assert view.state == FATAL and view.problem_pods == ("new",) and "CrashLoopBackOff" in view.message
+    assert view.old_serving == 1
 
 
 def test_no_deployment_is_reported_as_assess_does():

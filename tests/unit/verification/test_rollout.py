@@ -128,6 +128,7 @@ def test_crashing_new_pods_fail_with_the_diagnosis_and_the_old_pod_keeps_serving
     assert run.verified == [] and cluster.old == ["old-0"]
     rollout_row = next(r for r in run.rows if r.name == "verified rollout")
     assert rollout_row.status == FAILED and "CrashLoopBackOff" in rollout_row.observed
+    assert "no new pod got traffic, 1 pod(s) of the previous revision keep serving" in rollout_row.observed
     assert run.diagnosis == "diagnosis of new-0"
     assert any(r.status == "skipped" for r in run.rows)
 
