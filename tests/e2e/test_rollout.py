@@ -16,8 +16,15 @@ from kubernetes import client
 
 from components.presets import VERIFIED_CONDITION
 from tests.support.endpoint_watch import EndpointWatch
+from tests.support.pulumi_project import ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.cluster,
+    # per-pod simulators and kwok readiness gates (tools/localcluster): without them nothing here can be shown
+    pytest.mark.skipif(not (ROOT / "tools" / "localcluster" / "runner.py").is_file(),
+                       reason="needs the per-pod runner and readiness-gate support of tools/localcluster"),
+]
 GPU = "nvidia.com/gpu"
 VERIFIED = {"rollout": "verified"}
 CRASH = {"sim.vllm-deploy.dev/crash-at-start": "true"}
