@@ -97,18 +97,21 @@ def project_config(project) -> dict:
     return {key.split(":", 1)[1]: value for key, value in document["config"].items()}
 
 
-def test_good_update_shifts_traffic_with_a_verified_pod_serving_throughout(verified_project, kube):
-    project, old = verified_project()
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_good_update_shifts_traffic_with_a_verified_pod_serving_throughout(verified_project, kube, replicas):
+    project, old = verified_project(release={"replicas": replicas})
+    assert len(old) == replicas
     with EndpointWatch(kube, project.namespace, project.release, VERIFIED_CONDITION) as endpoints:
         result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
         record = endpoints.stop()
-    report_gap("case 1 (good update)", record)
-    print(f"case 1: pulumi up took {result.seconds:.1f}s")
+    report_gap(f"case 1 (good update, {replicas} replica(s))", record)
+    print(f"case 1 ({replicas} replica(s)): pulumi up took {result.seconds:.1f}s")
     assert result.ok, result.output
     new = {p.metadata.name for p in release_pods(kube, project)}
     assert new and not new & old, (old, new)  # every old pod replaced
     assert all(gate(p) == "True" and is_ready(p) for p in release_pods(kube, project))
     assert record.seconds_without_verified == 0.0, record.describe()
+    assert min(len(verified) for _, _, verified in record.timeline) >= replicas, record.describe()  # maxUnavailable 0
     assert not record.unverified_ready, record.describe()
     assert new <= record.ever_ready  # traffic shifted to the new pods
     verification = project.outputs()["verification"]
