@@ -18,10 +18,14 @@ from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import (
     ENVIRONMENT_PROFILES,
     ENVIRONMENTS,
+    IMAGE_PULL_GRACE_SECONDS,
     MODEL_SIZES,
+    READY_GRACE_SECONDS,
     ROLLOUT_MODES,
+    ROLLOUT_SURGE_PODS,
     ROLLOUT_VERIFIED,
     SIZE_PRESETS,
+    VERIFICATION_ACCESS_MODES,
 )
 from components.quantity import QuantityError, parse_quantity
 
@@ -38,6 +42,7 @@ __all__ = [
     "GpuWaitSettings",
     "VerificationSettings",
     "KubernetesSettings",
+    "config_warnings",
     "validate_config",
 ]
 
@@ -48,7 +53,7 @@ _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 _PULL_POLICIES = ("IfNotPresent", "Always", "Never")
-_ACCESS_MODES = ("port-forward", "direct")
+_GIBIBYTE = 2**30
 _SECRET_FIELDS = ("kubeconfig",)
 
 
@@ -158,6 +163,8 @@ class VerificationSettings:
     request_timeout_seconds: float
     pod_ready_timeout_seconds: int
     unreachable_retry_seconds: float
+    image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
+    ready_grace_seconds: float = READY_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -268,7 +275,8 @@ class _Section:
             return above + 1
         return float(number)
 
-    def quantity(self, name: str, default: Any = _MISSING) -> str:
+    def quantity(self, name: str, default: Any = _MISSING, *, in_bytes: bool = False) -> str:
+        """A positive quantity; ``in_bytes``: a size in bytes, where a bare number below 1Gi is a missing unit."""
         key, value = self._get(name, default)
         try:
             if value is _MISSING or parse_quantity(value) <= 0:
@@ -276,7 +284,12 @@ class _Section:
         except QuantityError:
             self.problems.add(key, value, "expected a positive Kubernetes quantity such as 32Gi, 512Mi, 8 or 500m "
                                           "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)")
-            return "1"
+            return "1Gi" if in_bytes else "1"  # already reported: a placeholder that adds no second problem
+        if in_bytes and _is_bare_number(value) and parse_quantity(value) < _GIBIBYTE:
+            self.problems.add(key, value, f"a bare number is bytes, and {value} bytes cannot hold a model server; "
+                                          f"did you mean {_plain(value)}Gi? (sizes need a unit: Gi, Mi, ...; "
+                                          "a bare number is allowed only from 1Gi = 1073741824 bytes)")
+            return f"{_plain(value)}Gi"
         return str(value)
 
     def mapping_of_text(self, name: str, default: dict[str, str]) -> dict[str, str]:
@@ -295,6 +308,16 @@ class _Section:
 
     def section(self, name: str, known: tuple[str, ...]) -> _Section:
         return _Section(self.problems, f"{self.key}.{name}", self.raw.get(name), known)
+
+
+def _is_bare_number(value: Any) -> bool:
+    """A quantity without a suffix (``32``, ``"32"``, ``32.5``): Kubernetes reads it as bytes for sizes."""
+    return _as_number(value) is not None and (not isinstance(value, str) or value.strip().replace(".", "", 1).isdigit())
+
+
+def _plain(value: Any) -> str:
+    number = _as_number(value) or 0
+    return f"{number:g}"
 
 
 def _as_number(value: Any) -> float | None:
@@ -330,7 +353,8 @@ SECTIONS = {
     "gpuWait": ("timeoutMinutes", "initialBackoffSeconds", "maxBackoffSeconds", "progressIntervalSeconds"),
     "verification": ("accessMode", "baseUrl", "healthPath", "readyPath", "completionsPath", "p95LimitSeconds",
                      "samples", "warmupRequests", "maxTokens", "prompt", "requestTimeoutSeconds",
-                     "podReadyTimeoutSeconds", "unreachableRetrySeconds"),
+                     "podReadyTimeoutSeconds", "unreachableRetrySeconds", "imagePullGraceSeconds",
+                     "readyGraceSeconds"),
     "kubernetes": ("kubeconfig", "context"),
     "observability": ("serviceMonitor", "grafanaDashboard"),
 }
@@ -426,9 +450,9 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     storage_in = _Section(problems, "storage", raw.get("storage"), SECTIONS["storage"])
     storage = StorageSettings(
-        shm_size_limit=storage_in.quantity("shmSizeLimit", preset.shm_size),
+        shm_size_limit=storage_in.quantity("shmSizeLimit", preset.shm_size, in_bytes=True),
         persistent_cache=storage_in.flag("persistentCache", False),
-        cache_size=storage_in.quantity("cacheSize", "100Gi"),
+        cache_size=storage_in.quantity("cacheSize", "100Gi", in_bytes=True),
         cache_storage_class=storage_in.text("cacheStorageClass", ""),
         cache_existing_claim=storage_in.text("cacheExistingClaim", "", check=lambda v: v == "" or is_dns_label(v),
                                              allowed="expected empty or a PersistentVolumeClaim name"),
@@ -453,6 +477,10 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         problems.add("verification.accessMode", verification.access_mode,
                      "the verified rollout checks each new pod before it gets Service traffic, and only a port-forward "
                      "reaches that pod: use port-forward, or set release.rollout: recreate")
+    if verification.access_mode == "service-proxy" and model.api_key_secret_name:
+        problems.add("verification.accessMode", "service-proxy",
+                     "model.apiKeySecret is set, and through the API server's service proxy the Authorization "
+                     "header authenticates to the API server, not to vLLM; use port-forward or direct")
 
     kube_in = _Section(problems, "kubernetes", raw.get("kubernetes"), SECTIONS["kubernetes"])
     kubernetes = KubernetesSettings(
@@ -514,9 +542,9 @@ def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
     limits = section.section("limits", (GPU_RESOURCE, "memory", "cpu"))
     requests = section.section("requests", ("memory", "cpu"))
     gpus = limits.integer(GPU_RESOURCE, preset.gpus, minimum=1, maximum=16)
-    memory_limit = limits.quantity("memory", preset.memory)
+    memory_limit = limits.quantity("memory", preset.memory, in_bytes=True)
     cpu_limit = limits.quantity("cpu", preset.cpu)
-    memory_request = requests.quantity("memory", memory_limit)
+    memory_request = requests.quantity("memory", memory_limit, in_bytes=True)
     cpu_request = requests.quantity("cpu", cpu_limit)
     for name, request, limit in (("memory", memory_request, memory_limit), ("cpu", cpu_request, cpu_limit)):
         try:
@@ -541,7 +569,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
 
 
 def _read_verification(section: _Section, model: ModelSettings) -> VerificationSettings:
-    access_mode = section.choice("accessMode", _ACCESS_MODES, "port-forward")
+    access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
     if access_mode == "direct" and not base_url:
@@ -565,7 +593,32 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
         pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
                                                   minimum=1, maximum=6 * 3600),
         unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
+        image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
+                                                maximum=3600),
+        ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),
     )
+
+
+def config_warnings(config: DeploymentConfig) -> list[str]:
+    """Settings that are allowed but probably not what was meant; shown as warnings at preview."""
+    from components.verification.stats import allowed_exceedances  # pure; imported late to keep this module light
+
+    warnings = []
+    if not config.release.verified_rollout:
+        minutes = config.model.startup_budget_seconds / 60
+        warnings.append(
+            f"{NAMESPACE}:release.rollout is recreate: an update deletes the pods serving "
+            f"{config.model.served_model_name} before the new revision loads, so the model is DOWN during every "
+            f"update (model loading takes up to {minutes:g} min), and a new revision that fails the verification "
+            f"leaves nothing serving. Use release.rollout: verified (needs GPUs for {ROLLOUT_SURGE_PODS} extra pod) "
+            f"to keep serving.")
+    samples = config.verification.samples
+    if allowed_exceedances(samples) == 0:
+        warnings.append(
+            f"{NAMESPACE}:verification.samples: {samples}: with N <= 19 samples the nearest-rank p95 is the maximum, "
+            "so a single slow completion fails the latency check; use 20 or more (59 samples all within the limit "
+            "give 95% confidence that the true p95 is within it)")
+    return warnings
 
 
 def _is_release_name(value: str) -> bool:

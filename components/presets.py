@@ -23,6 +23,9 @@ __all__ = [
     "ENVIRONMENT_PROFILES",
     "MODEL_SIZES",
     "ENVIRONMENTS",
+    "VERIFICATION_ACCESS_MODES",
+    "IMAGE_PULL_GRACE_SECONDS",
+    "READY_GRACE_SECONDS",
 ]
 
 
@@ -99,3 +102,11 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
 
 MODEL_SIZES = tuple(SIZE_PRESETS)
 ENVIRONMENTS = tuple(ENVIRONMENT_PROFILES)
+
+# Post-deploy verification defaults, shared by the stack config (components/config.py) and the inputs of
+# DeploymentVerification (components/verification/settings.py).
+VERIFICATION_ACCESS_MODES = ("port-forward", "direct", "service-proxy")
+IMAGE_PULL_GRACE_SECONDS = 120.0
+"""How long ErrImagePull/ImagePullBackOff may persist (without an error that proves retrying cannot help)."""
+READY_GRACE_SECONDS = 60.0
+"""How long a pod may answer /health 200 but /ready non-200 before the verification fails with /ready's body."""

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import chart_values
-from components.config import GPU_RESOURCE, DeploymentConfig
+from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
@@ -25,17 +25,6 @@ class VllmModelArgs:
 
     config: DeploymentConfig
     chart_path: str = DEFAULT_CHART_PATH
-
-
-def recreate_warning(config: DeploymentConfig) -> str:
-    """The preview's warning for the recreate rollout: what an update costs, and the alternative."""
-    minutes = config.model.startup_budget_seconds / 60
-    return (
-        f"vllm-deploy:release.rollout is recreate: an update deletes the pods serving {config.model.served_model_name} "
-        f"before the new revision loads, so the model is DOWN during every update (model loading takes up to "
-        f"{minutes:g} min), and a new revision that fails the verification leaves nothing serving. "
-        f"Use release.rollout: verified (needs GPUs for {ROLLOUT_SURGE_PODS} extra pod) to keep serving."
-    )
 
 
 # Chart values that never change the pod template (an update of only these rolls out no new pod).
@@ -64,10 +53,10 @@ class VllmModel(pulumi.ComponentResource):
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm:index:VllmModel", name, None, opts)
         config = args.config
+        for warning in config_warnings(config):
+            pulumi.log.warn(warning, resource=self)
         kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
         context = config.kubernetes.context
-        if not config.release.verified_rollout:
-            pulumi.log.warn(recreate_warning(config), resource=self)
 
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -145,6 +134,8 @@ class VllmModel(pulumi.ComponentResource):
                 request_timeout_seconds=verify.request_timeout_seconds,
                 pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
                 unreachable_retry_seconds=verify.unreachable_retry_seconds,
+                image_pull_grace_seconds=verify.image_pull_grace_seconds,
+                ready_grace_seconds=verify.ready_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
                 rollout=config.release.rollout,

@@ -1,10 +1,15 @@
 """The HTTP checks: ``/health``, ``/ready``, and completions with warm-up, timed samples and early stop.
 
 Two kinds of trouble are kept apart (as Argo Rollouts / Flagger analyses do):
-- "could not measure" -- connection refused, reset, connect timeout: retried with backoff within
-  ``unreachable_retry_seconds``; still failing after that, the check ends in status ``error``;
+- "could not measure" -- connection refused, connect timeout, the transport could not reach the pod (a
+  port-forward that could not be opened, an API-server 502/503 while dialling the Service): retried with
+  backoff within ``unreachable_retry_seconds``; still failing after that, the check ends in status ``error``;
 - "measured bad" -- a wrong status, an empty completion, no answer within the request timeout, a p95
   over the limit: the check fails at once, showing the status and the start of the body.
+
+A completion whose connection drops after the request was sent (ReadError, RemoteProtocolError: the server
+reset or closed it) is not retried: it is a failed sample, counted as over the latency limit, and the table
+says how many there were and why. ``/health`` and ``/ready`` are not timed, so their drops are retried.
 """
 
 from __future__ import annotations
@@ -19,13 +24,24 @@ import backoff
 import httpx
 
 from .checks import ERROR, FAILED, PASSED, CheckResult, skipped_after
+from .pods import ReadinessProbe
 from .report import describe_latency
 from .report import seconds as format_seconds
 from .stats import LatencySummary, p95_can_still_pass, summarize
 
-__all__ = ["HttpOutcome", "HttpPlan", "body_start", "completion_text", "run_http_checks", "skipped_http_checks"]
+__all__ = [
+    "HttpOutcome",
+    "HttpPlan",
+    "body_start",
+    "completion_text",
+    "probe_readiness",
+    "run_http_checks",
+    "skipped_http_checks",
+]
 
-UNREACHABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)  # the server never saw the request
+DROPPED = (httpx.ReadError, httpx.WriteError, httpx.CloseError, httpx.RemoteProtocolError)  # after it was sent
+UNREACHABLE = NOT_SENT + DROPPED
 NO_ANSWER = (httpx.ReadTimeout, httpx.WriteTimeout)
 BODY_START_CHARS = 200
 
@@ -105,12 +121,21 @@ class _Answer:
     seconds: float
     problem: str | None = None
     timed_out: bool = False
+    dropped: bool = False
 
 
 class _Unreachable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class _DialFailed(Exception):
+    """The transport could not reach the server for this request (could not measure): retried unless ``final``."""
+
+    def __init__(self, message: str, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final  # e.g. the API server's proxy says the Service does not exist: retrying cannot help
 
 
 def body_start(response: httpx.Response, limit: int = BODY_START_CHARS) -> str:
@@ -126,7 +151,9 @@ def body_start(response: httpx.Response, limit: int = BODY_START_CHARS) -> str:
 
 def _describe_error(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+    if isinstance(exc, _DialFailed) or type(exc).__name__ in text:
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 class _Requester:
@@ -139,24 +166,45 @@ class _Requester:
         progress: Progress,
         explain: Callable[[], str | None],
         hopeless: Callable[[], bool],
+        dial_failures: Callable[[], int] = lambda: 0,
+        proxy_error: Callable[[httpx.Response], str | None] = lambda _response: None,
     ):
         self.client = client
         self.plan = plan
         self.progress = progress
         self.explain = explain  # extra context for unreachable errors (e.g. the port-forward's last error)
         self.hopeless = hopeless  # True once retrying cannot help (e.g. port-forward forbidden): stop early
+        self.dial_failures = dial_failures  # grows when the transport could not open a stream to the pod
+        self.proxy_error = proxy_error  # a response written by a proxy that could not reach vLLM, else None
 
-    def send(self, method: str, path: str, json_body: Any = None) -> tuple[httpx.Response, float]:
+    def send(
+        self, method: str, path: str, json_body: Any = None, retry_drops: bool = True
+    ) -> tuple[httpx.Response, float]:
         """The response and its duration (perf_counter, the successful attempt only).
 
-        Raises ``_Unreachable`` after the retry window, ``httpx.TimeoutException`` (no answer in time).
+        Retries what could not be measured: the request was never sent, or the transport could not reach the
+        server. ``retry_drops=False``: a connection dropped after the request was sent raises its ``DROPPED``
+        error instead of being retried. Raises ``_Unreachable`` after the retry window,
+        ``httpx.TimeoutException`` (no answer in time).
         """
         timeout = httpx.Timeout(self.plan.request_timeout_seconds)
 
         def attempt() -> tuple[httpx.Response, float]:
+            dials_before = self.dial_failures()
             started = time.perf_counter()
-            response = self.client.request(method, path, json=json_body, timeout=timeout)
-            return response, time.perf_counter() - started
+            try:
+                response = self.client.request(method, path, json=json_body, timeout=timeout)
+            except DROPPED as exc:
+                if self.dial_failures() > dials_before:  # the pod was never reached: not a measurement
+                    raise _DialFailed(f"{_describe_error(exc)} (the transport could not reach the pod)") from exc
+                if retry_drops:
+                    raise _DialFailed(_describe_error(exc)) from exc
+                raise
+            seconds = time.perf_counter() - started
+            proxied = self.proxy_error(response)
+            if proxied:  # the proxy answered, not vLLM: 502/503 while dialling is retried, anything else is final
+                raise _DialFailed(proxied, final=response.status_code not in (502, 503))
+            return response, seconds
 
         def announce(details: dict[str, Any]) -> None:
             exc = details.get("exception")
@@ -166,20 +214,21 @@ class _Requester:
             )
 
         window = self.plan.unreachable_retry_seconds
+        retryable = NOT_SENT + (_DialFailed,)
         retrying = backoff.on_exception(
             backoff.expo,
-            UNREACHABLE,
+            retryable,
             max_time=window,
             max_value=5,
             jitter=backoff.full_jitter,
             on_backoff=announce,
-            giveup=lambda _exc: self.hopeless(),
+            giveup=lambda exc: self.hopeless() or getattr(exc, "final", False),
             logger=None,
         )(attempt)
         started = time.monotonic()
         try:
             return retrying() if window > 0 else attempt()
-        except UNREACHABLE as exc:
+        except retryable as exc:
             waited = time.monotonic() - started
             extra = self.explain()
             message = f"could not connect for {waited:.1f}s (window {window:g}s): {_describe_error(exc)}"
@@ -199,6 +248,29 @@ def _get_check(requester: _Requester, name: str, path: str) -> CheckResult:
     return CheckResult(name, PASSED, expected, f"HTTP 200 in {format_seconds(seconds)}")
 
 
+PROBE_TIMEOUT_SECONDS = 10.0
+
+
+def probe_readiness(client: httpx.Client, health_path: str, ready_path: str,
+                    timeout: float = PROBE_TIMEOUT_SECONDS) -> ReadinessProbe:
+    """One look at a pod that is Running but not Ready: ``health_path`` and ``ready_path`` status and body.
+
+    Any transport error (vLLM still loading refuses connections) is an answer-less probe, never raised.
+    """
+    statuses: list[int | None] = []
+    body = ""
+    for path in (health_path, ready_path):
+        try:
+            response = client.get(path, timeout=timeout)
+        except httpx.HTTPError as exc:
+            return ReadinessProbe(*(statuses + [None] * (2 - len(statuses))), error=_describe_error(exc))
+        statuses.append(response.status_code)
+        body = body_start(response)
+        if response.status_code != 200:
+            break  # /health not 200: the readiness answer would say nothing more
+    return ReadinessProbe(statuses[0], statuses[1] if len(statuses) > 1 else None, body)
+
+
 def completion_text(payload: Any, chat: bool) -> str | None:
     """The generated text of an OpenAI-style completion response, or None if there is none."""
     try:
@@ -212,9 +284,12 @@ def completion_text(payload: Any, chat: bool) -> str | None:
 def _completion(requester: _Requester, label: str) -> _Answer:
     plan = requester.plan
     try:
-        response, seconds = requester.send("POST", plan.completions_path, plan.completion_body())
+        response, seconds = requester.send("POST", plan.completions_path, plan.completion_body(), retry_drops=False)
     except _Unreachable as exc:
         return _Answer(ERROR, 0.0, f"{label}: {exc.message}")
+    except DROPPED as exc:
+        problem = f"{label}: connection dropped after the request was sent ({_describe_error(exc)})"
+        return _Answer(FAILED, 0.0, problem, dropped=True)
     except NO_ANSWER:
         problem = f"{label}: no response within {plan.request_timeout_seconds:g}s"
         return _Answer(FAILED, plan.request_timeout_seconds, problem, timed_out=True)
@@ -249,24 +324,38 @@ def _completion_checks(requester: _Requester) -> tuple[CheckResult, CheckResult,
         progress(f"{plan.warmup_requests} warm-up completion(s) done; measuring {plan.samples} samples")
 
     samples: list[float] = []
+    dropped: list[str] = []
     exceeded = 0
     for i in range(plan.samples):
         answer = _completion(requester, f"sample {i + 1}/{plan.samples}")
-        if answer.problem:
+        if answer.dropped:
+            # a failed sample: never retried and timed again, counted as a request over the limit
+            dropped.append(answer.problem or "")
+            exceeded += 1
+            progress(f"{answer.problem}; counted as a failed sample (over the limit)")
+        elif answer.problem:
             if answer.timed_out:
                 latency = CheckResult(latency_name, FAILED, latency_expected, answer.problem)
             else:
                 latency = skipped_after(latency_name, latency_expected, "a completion request did not succeed")
             return CheckResult(name, answer.kind, expected, answer.problem), latency, None
-        samples.append(answer.seconds)
-        exceeded += answer.seconds > plan.p95_limit_seconds
+        else:
+            samples.append(answer.seconds)
+            exceeded += answer.seconds > plan.p95_limit_seconds
         if not p95_can_still_pass(exceeded, plan.samples):
-            progress(f"stopping after {len(samples)} samples: {exceeded} over {plan.p95_limit_seconds:g}s, the p95 cannot pass")
+            progress(f"stopping after {len(samples) + len(dropped)} samples: {exceeded} over "
+                     f"{plan.p95_limit_seconds:g}s or without an answer, the p95 cannot pass")
             break
 
-    summary = summarize(samples, plan.p95_limit_seconds, planned=plan.samples)
+    summary = summarize(samples, plan.p95_limit_seconds, planned=plan.samples, failed=len(dropped))
     progress(f"completion latency: {describe_latency(summary)}")
-    completions = CheckResult(name, PASSED, expected, f"HTTP 200, {plan.warmup_requests + summary.n} non-empty completions")
+    observed = f"HTTP 200, {plan.warmup_requests + len(samples)} non-empty completions"
+    status = PASSED
+    if dropped:
+        status = PASSED if summary.passed else FAILED
+        observed += (f"; {len(dropped)} of {summary.n} samples without an answer (not retried; counted as over the "
+                     f"limit): {dropped[0]}")
+    completions = CheckResult(name, status, expected, observed)
     latency = CheckResult(latency_name, PASSED if summary.passed else FAILED, latency_expected, describe_latency(summary))
     return completions, latency, summary
 
@@ -277,13 +366,17 @@ def run_http_checks(
     progress: Progress = lambda _message: None,
     explain_unreachable: Callable[[], str | None] = lambda: None,
     hopeless: Callable[[], bool] = lambda: False,
+    dial_failures: Callable[[], int] = lambda: 0,
+    proxy_error: Callable[[httpx.Response], str | None] = lambda _response: None,
 ) -> HttpOutcome:
     """Run every HTTP check on ``client`` (base URL already set) and return one result per check.
 
     Checks that could not reach the server at all make later checks pointless: those are skipped.
-    ``explain_unreachable`` adds context to "could not connect"; ``hopeless`` ends its retries early.
+    ``explain_unreachable`` adds context to "could not connect"; ``hopeless`` ends its retries early;
+    ``dial_failures`` and ``proxy_error`` tell a transport that could not reach the server (could not
+    measure, retried) from a server that dropped or refused the request (measured bad).
     """
-    requester = _Requester(client, plan, progress, explain_unreachable, hopeless)
+    requester = _Requester(client, plan, progress, explain_unreachable, hopeless, dial_failures, proxy_error)
     results: list[CheckResult] = []
     for name, path in ((plan.names.health, plan.health_path), (plan.names.ready, plan.ready_path)):
         result = _get_check(requester, name, path)

@@ -19,18 +19,22 @@ from kubernetes.client.exceptions import ApiException
 from .pods import (
     FATAL,
     READY,
+    WAITING,
     Assessment,
+    ReadinessProbe,
     RolloutSnapshot,
     SignalTracker,
     assess,
     describe_pod,
     instance_selector,
     log_requests,
+    with_readiness_probes,
 )
 
-__all__ = ["KubeRollout", "RolloutResult", "RolloutSource", "wait_for_rollout"]
+__all__ = ["KubeRollout", "Prober", "RolloutResult", "RolloutSource", "wait_for_rollout"]
 
 Progress = Callable[[str], None]
+Prober = Callable[[str], ReadinessProbe]  # pod name -> what it answers on /health and /ready
 MAX_DIAGNOSED_PODS = 3
 
 
@@ -157,21 +161,32 @@ def wait_for_rollout(
     tick_seconds: float = 10.0,
     progress_interval_seconds: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
+    graces: dict[str, float] | None = None,
+    prober: Prober | None = None,
+    health_path: str = "/health",
+    ready_path: str = "/ready",
     assess_snapshot: Callable[[RolloutSnapshot], Assessment] = assess,
 ) -> RolloutResult:
     """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
 
+    ``graces`` overrides ``grace_seconds`` per transient signal. ``prober`` (optional) asks a Running pod that
+    is not Ready what it answers on ``health_path`` and ``ready_path``, at most every ``tick_seconds``.
     ``assess_snapshot`` decides what "ready" means (the verified rollout passes its own: a pod to verify).
     """
     started = clock()
-    tracker = SignalTracker(grace_seconds)
+    tracker = SignalTracker(grace_seconds, graces)
     last_message, last_report = None, float("-inf")
     assessment = Assessment("waiting", 0, (), "not listed yet")
     api_error: str | None = None
+    probes: dict[str, tuple[float, ReadinessProbe]] = {}
     while True:
         elapsed = clock() - started
         try:
-            assessment = tracker.settle(assess_snapshot(source.snapshot()), clock())
+            raw = assess_snapshot(source.snapshot())
+            if prober is not None:
+                answers = _probe(prober, raw, probes, clock(), tick_seconds)
+                raw = with_readiness_probes(raw, answers, health_path, ready_path)
+            assessment = tracker.settle(raw, clock())
             api_error = None
         except ApiException as exc:
             api_error = _api_error_text(exc)
@@ -182,12 +197,11 @@ def wait_for_rollout(
         elapsed = clock() - started
         if api_error is None and assessment.state in (READY, FATAL):
             verb = "ready" if assessment.state == READY else "failed"
-            return RolloutResult(
-                assessment,
-                elapsed,
-                f"{verb} after {elapsed:.0f}s",
-                diagnosis=_diagnose(source, assessment.problem_pods) if assessment.state == FATAL else "",
-            )
+            if assessment.state == READY:  # e.g. terminal pods replaced, old OOM kills: reported, not failed
+                diagnosis = "\n".join(assessment.warnings)
+            else:
+                diagnosis = _diagnose(source, assessment.problem_pods)
+            return RolloutResult(assessment, elapsed, f"{verb} after {elapsed:.0f}s", diagnosis=diagnosis)
         remaining = budget_seconds - elapsed
         if remaining <= 0:
             stuck = [p.name for p in assessment.pods if not p.ready]
@@ -208,6 +222,25 @@ def wait_for_rollout(
             time.sleep(max(0.0, min(pause, 2.0)))
         else:
             source.wait_for_change(max(0.0, pause))
+
+
+def _probe(
+    prober: Prober, assessment: Assessment, probes: dict[str, tuple[float, ReadinessProbe]], now: float, interval: float
+) -> dict[str, ReadinessProbe]:
+    """Probe each Running-not-Ready pod whose last probe is older than ``interval``; forget the others."""
+    if assessment.state != WAITING:
+        probes.clear()
+        return {}
+    candidates = {p.name for p in assessment.pods if p.running and not p.ready}
+    for name in [n for n in probes if n not in candidates]:
+        del probes[name]
+    for name in sorted(candidates):
+        if name not in probes or now - probes[name][0] >= interval:
+            try:
+                probes[name] = (now, prober(name))
+            except Exception as exc:  # noqa: BLE001 - a probe that cannot run proves nothing
+                probes[name] = (now, ReadinessProbe(None, None, error=f"{type(exc).__name__}: {exc}"))
+    return {name: probe for name, (_at, probe) in probes.items()}
 
 
 def _diagnose(source: RolloutSource, pod_names: Any) -> str:

@@ -3,8 +3,9 @@
 Pure functions over the API's JSON (camelCase dicts, as ``kubectl get -o json`` shows them):
 - ``current_revision_pods``: Deployment(s) labelled with the release -> newest ReplicaSet by the
   ``deployment.kubernetes.io/revision`` annotation -> pods owned by it (old pods never count);
-- ``assess_pod``: waiting / ready / a fatal signal (Unschedulable, image pull, config error,
-  CrashLoopBackOff, OOMKilled, ...);
+- ``assess_pod``: waiting / ready / terminal (Failed or Succeeded: replaced by the ReplicaSet) / a fatal
+  signal (Unschedulable, image pull, config error, CrashLoopBackOff, OOMKilled, ...), plus warnings (an old
+  OOM kill of a container that runs again);
 - ``assess``: the rollout as a whole; ``SignalTracker`` turns transient signals fatal once they persist;
 - ``describe_pod``: the diagnosis people otherwise collect by hand (container states, last termination,
   recent events, last log lines).
@@ -19,8 +20,11 @@ from typing import Any
 from .checks import FAILED, PASSED, CheckResult
 
 __all__ = [
+    "IMAGE_PULL",
+    "READY_ENDPOINT_FAILING",
     "Assessment",
     "PodVerdict",
+    "ReadinessProbe",
     "RolloutSnapshot",
     "SignalTracker",
     "assess",
@@ -28,19 +32,40 @@ __all__ = [
     "current_revision_pods",
     "describe_pod",
     "instance_selector",
+    "is_permanent_pull_error",
     "log_requests",
     "pod_checks",
     "recent_events",
+    "with_readiness_probes",
 ]
 
-WAITING, READY, FATAL = "waiting", "ready", "fatal"
+WAITING, READY, FATAL, TERMINAL = "waiting", "ready", "fatal", "terminal"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
-# Container waiting reasons that do not resolve on their own.
-FATAL_WAITING_REASONS = frozenset(
+# The kubelet alternates these two for one pull problem: one transient signal, one grace period.
+IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})
+IMAGE_PULL = "ImagePull"
+# Pull error texts that prove retrying cannot help (containerd/CRI-O/registry wording, lower case).
+PERMANENT_PULL_ERRORS = (
+    "not found",
+    "manifest unknown",
+    "unauthorized",
+    "authentication required",
+    "access denied",
+    "pull access denied",
+    "denied:",
+    "repository does not exist",
+    "invalid reference format",
+    "no matching manifest",
+)
+# /health answers 200 but /ready does not (see ``with_readiness_probes``): transient for ``ready_grace``.
+READY_ENDPOINT_FAILING = "ReadyEndpointFailing"
+# A ReplicaSet replaces terminal pods; this many terminal pods per desired replica means it keeps failing.
+TERMINAL_PODS_PER_REPLICA_LIMIT = 3
+
+# Container waiting reasons that do not resolve on their own (image pulls: see ``IMAGE_PULL_REASONS``).
+FATAL_WAITING_REASONS = IMAGE_PULL_REASONS | frozenset(
     {
-        "ErrImagePull",
-        "ImagePullBackOff",
         "InvalidImageName",
         "ErrImageNeverPull",
         "CreateContainerConfigError",
@@ -51,8 +76,8 @@ FATAL_WAITING_REASONS = frozenset(
 )
 # Signals that can be transient (the first pull error, a Secret created a moment later, a node being
 # added, a quota freed): fatal only once they persisted for the grace period.
-TRANSIENT_SIGNALS = frozenset({"Unschedulable", "ErrImagePull", "CreateContainerConfigError", "ReplicaFailure",
-                               "NoDeployment"})
+TRANSIENT_SIGNALS = frozenset({"Unschedulable", IMAGE_PULL, "CreateContainerConfigError", "ReplicaFailure",
+                               "NoDeployment", READY_ENDPOINT_FAILING})
 NO_DEPLOYMENT = "no Deployment of the release yet"
 
 
@@ -80,6 +105,7 @@ class PodVerdict:
     ready: bool
     summary: str
     signal: str | None = None
+    warning: str | None = None  # not a failure, but worth showing (e.g. an old OOM kill)
 
     @property
     def line(self) -> str:
@@ -100,6 +126,19 @@ class Assessment:
     @property
     def running(self) -> int:
         return sum(1 for p in self.pods if p.running)
+
+    @property
+    def terminal_pods(self) -> list[str]:
+        """Failed/Succeeded pods of the current revision (the ReplicaSet replaces them)."""
+        return sorted(p.name for p in self.pods if p.state == TERMINAL)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things a passing verification still reports: terminal pods that were replaced, old OOM kills."""
+        lines = [f"{p.name}: {p.warning}" for p in self.pods if p.warning]
+        lines += [f"{p.name}: {p.summary} (not counted: the ReplicaSet replaced it; delete it when diagnosed)"
+                  for p in self.pods if p.state == TERMINAL]
+        return lines
 
     @property
     def ready(self) -> int:
@@ -138,9 +177,9 @@ def current_revision_pods(snapshot: RolloutSnapshot) -> tuple[int, list[Mapping[
         return 0, [], NO_DEPLOYMENT
     desired, pods, notes = 0, [], []
     for deployment in snapshot.deployments:
-        meta, spec, status = _meta(deployment), deployment.get("spec") or {}, deployment.get("status") or {}
+        meta, spec = _meta(deployment), deployment.get("spec") or {}
         desired += int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-        if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        if not _generation_observed(deployment):
             notes.append(f"Deployment {meta.get('name')}: controller has not observed generation {meta.get('generation')} yet")
             continue
         owned = [rs for rs in snapshot.replicasets if _owned_by(rs, meta.get("uid", ""))]
@@ -153,8 +192,19 @@ def current_revision_pods(snapshot: RolloutSnapshot) -> tuple[int, list[Mapping[
     return desired, pods, "; ".join(notes) or None
 
 
+def _generation_observed(deployment: Mapping[str, Any]) -> bool:
+    status = deployment.get("status") or {}
+    return int(status.get("observedGeneration") or 0) >= int(_meta(deployment).get("generation") or 0)
+
+
 def _deployment_problem(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(signal, message) for ProgressDeadlineExceeded or ReplicaFailure, else None."""
+    """(signal, message) for ProgressDeadlineExceeded or ReplicaFailure, else None.
+
+    Conditions written for an older generation (``observedGeneration < generation``: the controller has not
+    looked at the new spec yet) are stale and say nothing about this rollout.
+    """
+    if not _generation_observed(deployment):
+        return None
     name = _meta(deployment).get("name")
     progressing = _condition(deployment, "Progressing")
     if progressing and progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
@@ -165,23 +215,50 @@ def _deployment_problem(deployment: Mapping[str, Any]) -> tuple[str, str] | None
     return None
 
 
+def is_permanent_pull_error(message: str) -> bool:
+    """Whether an image pull error text proves that retrying cannot help (wrong name/tag, no credentials)."""
+    text = (message or "").lower()
+    return any(marker in text for marker in PERMANENT_PULL_ERRORS)
+
+
 def _container_signal(status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(signal, detail) of a container that is failing, else None.
+
+    An OOM kill in ``lastState`` alone is not a signal: the container runs again (see ``_old_oom_warning``).
+    It is one while the container is not running: terminated now, or waiting in CrashLoopBackOff.
+    """
     state, last = status.get("state") or {}, status.get("lastState") or {}
     waiting = state.get("waiting") or {}
     name = status.get("name", "?")
-    if waiting.get("reason") in FATAL_WAITING_REASONS:
-        detail = f"container {name} {waiting['reason']}"
+    reason = waiting.get("reason")
+    if reason in FATAL_WAITING_REASONS:
+        detail = f"container {name} {reason}"
         last_terminated = last.get("terminated") or {}
         if last_terminated.get("reason"):
             detail += f" (last terminated: {last_terminated['reason']}, exit code {last_terminated.get('exitCode')})"
         if waiting.get("message"):
             detail += f": {waiting['message']}"
-        signal = "OOMKilled" if last_terminated.get("reason") == "OOMKilled" else waiting["reason"]
+        if last_terminated.get("reason") == "OOMKilled":
+            signal = "OOMKilled"
+        elif reason in IMAGE_PULL_REASONS and not is_permanent_pull_error(waiting.get("message", "")):
+            signal = IMAGE_PULL  # ErrImagePull and ImagePullBackOff alternate: one transient condition
+        else:
+            signal = reason
         return signal, detail
-    for terminated in (state.get("terminated") or {}, last.get("terminated") or {}):
-        if terminated.get("reason") == "OOMKilled":
-            return "OOMKilled", f"container {name} OOMKilled (exit code {terminated.get('exitCode')})"
+    terminated = state.get("terminated") or {}
+    if terminated.get("reason") == "OOMKilled":
+        return "OOMKilled", f"container {name} OOMKilled (exit code {terminated.get('exitCode')})"
     return None
+
+
+def _old_oom_warning(status: Mapping[str, Any]) -> str | None:
+    """A warning for a container that runs again after an earlier OOM kill (restart count and reason)."""
+    last = (status.get("lastState") or {}).get("terminated") or {}
+    if last.get("reason") != "OOMKilled" or "running" not in (status.get("state") or {}):
+        return None
+    when = f" at {last['finishedAt']}" if last.get("finishedAt") else ""
+    return (f"container {status.get('name', '?')} restarted {status.get('restartCount', 0)} time(s); last termination "
+            f"OOMKilled (exit code {last.get('exitCode')}){when}; running again now")
 
 
 def assess_pod(pod: Mapping[str, Any]) -> PodVerdict:
@@ -198,9 +275,10 @@ def assess_pod(pod: Mapping[str, Any]) -> PodVerdict:
     if meta.get("deletionTimestamp"):
         return PodVerdict(name, WAITING, False, False, f"{phase}, terminating")
     if phase in ("Failed", "Succeeded"):
+        # Evicted, UnexpectedAdmissionError (device plugin), node shutdown...: the ReplicaSet replaces it.
         reason = status.get("reason") or phase
         message = status.get("message") or "the server process exited"
-        return PodVerdict(name, FATAL, False, False, f"{phase}: {reason}: {message}", signal=reason)
+        return PodVerdict(name, TERMINAL, False, False, f"{phase}: {reason}: {message}", signal=reason)
     scheduled = _condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         return PodVerdict(name, FATAL, False, False, f"Pending: Unschedulable: {scheduled.get('message', '')}", signal="Unschedulable")
@@ -210,9 +288,11 @@ def assess_pod(pod: Mapping[str, Any]) -> PodVerdict:
         if found:
             # kubectl would show the signal, not "Running", as the pod's status
             return PodVerdict(name, FATAL, False, False, f"{phase}: {found[1]}", signal=found[0])
+    warning = "; ".join(w for w in map(_old_oom_warning, statuses) if w) or None
     if ready:
-        return PodVerdict(name, READY, True, True, "Running, Ready")
-    return PodVerdict(name, WAITING, running, False, _waiting_summary(phase, statuses, ready_condition))
+        return PodVerdict(name, READY, True, True, "Running, Ready", warning=warning)
+    summary = _waiting_summary(phase, statuses, ready_condition) + (f" ({warning})" if warning else "")
+    return PodVerdict(name, WAITING, running, False, summary, warning=warning)
 
 
 def _waiting_summary(phase: str, statuses: Iterable[Mapping[str, Any]], ready: Mapping[str, Any] | None) -> str:
@@ -250,23 +330,75 @@ def assess(snapshot: RolloutSnapshot) -> Assessment:
     if desired == 0:
         return Assessment(FATAL, 0, (), "the Deployment has 0 replicas: nothing would serve", (), "NoReplicas")
     verdicts = tuple(assess_pod(p) for p in pods)
-    fatal = [v for v in verdicts if v.state == FATAL]
+    live = [v for v in verdicts if v.state != TERMINAL]
+    terminal = [v for v in verdicts if v.state == TERMINAL]
+    ready = sum(1 for v in live if v.ready)
+    fatal = [v for v in live if v.state == FATAL]
     if fatal:
         message = "; ".join(v.line for v in fatal)
         return Assessment(FATAL, desired, verdicts, message, tuple(v.name for v in fatal), fatal[0].signal)
-    ready = sum(1 for v in verdicts if v.ready)
     if ready >= desired:
-        return Assessment(READY, desired, verdicts, f"{ready}/{desired} pods Running and Ready")
-    waiting = [v.line for v in verdicts if not v.ready] or [f"{len(verdicts)}/{desired} pods created"]
+        note = f"; {len(terminal)} terminal pod(s) replaced, not counted" if terminal else ""
+        return Assessment(READY, desired, verdicts, f"{ready}/{desired} pods Running and Ready{note}")
+    if len(terminal) >= TERMINAL_PODS_PER_REPLICA_LIMIT * desired:
+        message = (f"pods of the current revision keep failing ({len(terminal)} Failed/Succeeded, "
+                   f"limit {TERMINAL_PODS_PER_REPLICA_LIMIT} per replica): " + "; ".join(v.line for v in terminal[-3:]))
+        return Assessment(FATAL, desired, verdicts, message, tuple(v.name for v in terminal[-3:]), "PodsKeepFailing")
+    waiting = [v.line for v in live if not v.ready] or [f"{len(live)}/{desired} pods created"]
+    if terminal:
+        waiting.append(f"{len(terminal)} terminal pod(s) being replaced: " + "; ".join(v.line for v in terminal))
     return Assessment(WAITING, desired, verdicts, f"{ready}/{desired} Ready; " + "; ".join(waiting))
 
 
-class SignalTracker:
-    """Remembers when each transient signal was first seen, so it turns fatal only once it persisted."""
+@dataclass(frozen=True)
+class ReadinessProbe:
+    """What a Running-but-not-Ready pod answered on its health and readiness paths (None: no answer)."""
 
-    def __init__(self, grace_seconds: float) -> None:
+    health_status: int | None
+    ready_status: int | None
+    ready_body: str = ""
+    error: str | None = None
+
+    @property
+    def serving_but_unready(self) -> bool:
+        """The server is up (/health 200) yet says it is not ready: waiting for the loading budget cannot help."""
+        return self.health_status == 200 and self.ready_status is not None and self.ready_status != 200
+
+
+def with_readiness_probes(
+    assessment: Assessment,
+    probes: Mapping[str, ReadinessProbe],
+    health_path: str = "/health",
+    ready_path: str = "/ready",
+) -> Assessment:
+    """A waiting rollout becomes fatal (transient signal ``READY_ENDPOINT_FAILING``) while a Running pod that is
+    not Ready answers ``health_path`` 200 but ``ready_path`` otherwise; the message carries ``ready_path``'s body."""
+    if assessment.state != WAITING:
+        return assessment
+    failing = [(p.name, probes[p.name]) for p in assessment.pods
+               if p.running and not p.ready and p.name in probes and probes[p.name].serving_but_unready]
+    if not failing:
+        return assessment
+    message = "; ".join(f"{name}: GET {health_path} 200 but GET {ready_path} {probe.ready_status}: {probe.ready_body}"
+                        for name, probe in failing)
+    return Assessment(FATAL, assessment.desired, assessment.pods, message, tuple(n for n, _ in failing),
+                      READY_ENDPOINT_FAILING)
+
+
+class SignalTracker:
+    """Remembers when each transient signal was first seen, so it turns fatal only once it persisted.
+
+    ``grace_seconds`` applies to every transient signal; ``graces`` overrides it per signal (e.g. a longer
+    one for image pulls, see ``IMAGE_PULL``).
+    """
+
+    def __init__(self, grace_seconds: float, graces: Mapping[str, float] | None = None) -> None:
         self.grace_seconds = grace_seconds
+        self.graces = dict(graces or {})
         self._first_seen: dict[tuple[str, str], float] = {}
+
+    def grace_for(self, signal: str | None) -> float:
+        return self.graces.get(signal or "", self.grace_seconds)
 
     def settle(self, assessment: Assessment, now: float) -> Assessment:
         """``assessment`` unchanged, or downgraded to waiting while its transient signal is younger than the grace."""
@@ -276,13 +408,14 @@ class SignalTracker:
             return assessment
         key = (assessment.signal, ",".join(assessment.problem_pods))
         first = self._first_seen.setdefault(key, now)
-        if now - first >= self.grace_seconds:
+        grace = self.grace_for(assessment.signal)
+        if now - first >= grace:
             return assessment
         return Assessment(
             WAITING,
             assessment.desired,
             assessment.pods,
-            f"{assessment.message} (fatal if it persists {self.grace_seconds - (now - first):.0f}s more)",
+            f"{assessment.message} (fatal if it persists {grace - (now - first):.0f}s more)",
             assessment.problem_pods,
             assessment.signal,
         )
@@ -291,7 +424,7 @@ class SignalTracker:
         """When the oldest pending signal becomes fatal (None: none pending)."""
         if not self._first_seen:
             return None
-        return max(0.0, min(first + self.grace_seconds - now for first in self._first_seen.values()))
+        return max(0.0, min(first + self.grace_for(key[0]) - now for key, first in self._first_seen.items()))
 
 
 # --- diagnosis ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .checks import CheckResult
@@ -34,7 +35,20 @@ def seconds(value: float) -> str:
 
 
 def describe_latency(summary: LatencySummary) -> str:
-    """E.g. ``p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)``; early stops say so."""
+    """E.g. ``p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)``; early stops and unanswered samples say so."""
+    if summary.failed:
+        p95 = "no answer" if math.isinf(summary.p95) else seconds(summary.p95)
+        relation = "<=" if summary.p95 <= summary.limit else ">"
+        stopped = f"N={summary.n}, "
+        if summary.stopped_early:
+            stopped = f"stopped early after {summary.n} of {summary.planned}, "
+        answered = summary.n - summary.failed
+        return (
+            f"p95 {p95} {relation} {seconds(summary.limit)} ({stopped}{summary.failed} without an answer: "
+            f"connection dropped after the request was sent, counted as over the limit; "
+            f"{summary.exceeded - summary.failed} of {answered} answered over the limit"
+            + (f", p50 {seconds(summary.p50)}, max {seconds(summary.max)})" if answered else ")")
+        )
     if summary.stopped_early:
         return (
             f"p95 >= {seconds(summary.p95)} > {seconds(summary.limit)} (stopped early after {summary.n} of "

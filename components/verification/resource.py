@@ -95,6 +95,8 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
         if not report.passed:
             raise VerificationFailed(report.text()) from None
         _progress(report.headline())
+        for warning in report.warnings:  # e.g. a replaced Failed pod, an old OOM kill: passed, but worth a look
+            pulumi.log.warn(f"DeploymentVerification: {warning}")
         normalized, _ = validate(props)
         inputs = {k: normalized.get(k) for k in REVERIFY_KEYS if k not in SECRET_KEYS}
         return {**inputs, **report.outputs(), "verified_revision": settings.revision}
@@ -124,6 +126,8 @@ class DeploymentVerificationArgs:
     request_timeout_seconds: pulumi.Input[float] = DEFAULTS["request_timeout_seconds"]
     pod_ready_timeout_seconds: pulumi.Input[float] = DEFAULTS["pod_ready_timeout_seconds"]
     unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
+    image_pull_grace_seconds: pulumi.Input[float] = DEFAULTS["image_pull_grace_seconds"]
+    ready_grace_seconds: pulumi.Input[float] = DEFAULTS["ready_grace_seconds"]
     api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
     api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
     rollout: pulumi.Input[str] = DEFAULTS["rollout"]

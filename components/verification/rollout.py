@@ -15,7 +15,7 @@ previous configuration, the Deployment returns to the old ReplicaSet, whose pods
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +31,8 @@ from .pods import FATAL, pod_checks
 from .readiness_gate import GatedAssessment, assess_verified_rollout, gate_condition_patch
 from .settings import VerificationSettings
 from .stats import LatencySummary
-from .transport import port_forward_endpoint, resolve_container_port
+from .transport import port_forward_endpoint
+from .verify import _pod_port, wait_options
 
 __all__ = ["GateNotSet", "PodCheck", "RolloutRun", "drive_rollout", "patch_gate", "verify_rollout"]
 
@@ -52,18 +53,6 @@ def patch_gate(core: client.CoreV1Api, namespace: str, pod: str, condition: str,
         pod, namespace, gate_condition_patch(condition, passed, message, _now()),
         _content_type="application/strategic-merge-patch+json", _request_timeout=30,
     )
-
-
-def _pod_port(core: client.CoreV1Api, settings: VerificationSettings, pod: str) -> int:
-    service = pod_json = None
-    with contextlib.suppress(ApiException, ValueError):
-        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False,
-                                           _request_timeout=30)
-        service = json.loads(raw.data)
-    with contextlib.suppress(ApiException, ValueError):
-        raw = core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30)
-        pod_json = json.loads(raw.data)
-    return resolve_container_port(service, pod_json, settings.service_port)
 
 
 @dataclass(frozen=True)
@@ -199,24 +188,26 @@ def verify_rollout(
             settings.verified_condition,
             settings.pod_ready_timeout_seconds,
             plan,
-            lambda pod: _check_pod(core, api_client, settings, plan, pod, headers, progress),
+            lambda pod: _check_pod(api_client, settings, plan, pod, headers, progress),
             set_gate,
             progress,
             grace_seconds,
+            wait=functools.partial(wait_for_rollout, **wait_options(settings, api_client)),
         )
     return report(run.rows, diagnosis=run.diagnosis, verified_pods=list(run.verified), latency=run.worst_latency,
                   endpoint="; ".join(run.endpoints))
 
 
 def _check_pod(
-    core: client.CoreV1Api, api_client: client.ApiClient, settings: VerificationSettings, plan: HttpPlan, pod: str,
-    headers: dict[str, str], progress: Progress,
+    api_client: client.ApiClient, settings: VerificationSettings, plan: HttpPlan, pod: str, headers: dict[str, str],
+    progress: Progress,
 ) -> PodCheck:
     try:
-        port = _pod_port(core, settings, pod)
+        port = _pod_port(settings, api_client, pod)
         with port_forward_endpoint(api_client, settings.namespace, pod, port, headers) as endpoint:
             progress(f"HTTP checks of new pod {pod} via {endpoint.description}")
-            outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless)
+            outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless,
+                                      endpoint.dial_failures, endpoint.proxy_error)
             return PodCheck(outcome.results, outcome.latency, endpoint.description)
     except (ValueError, OSError) as exc:
         return PodCheck(skipped_http_checks(plan, f"cannot open the endpoint: {exc}"), None, f"pod {pod} (not reached)")

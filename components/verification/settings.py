@@ -13,7 +13,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.kube_names import is_dns_label, is_label_key
-from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_VERIFIED, VERIFIED_CONDITION
+from components.presets import (
+    IMAGE_PULL_GRACE_SECONDS,
+    READY_GRACE_SECONDS,
+    ROLLOUT_MODES,
+    ROLLOUT_RECREATE,
+    ROLLOUT_VERIFIED,
+    VERIFICATION_ACCESS_MODES,
+    VERIFIED_CONDITION,
+)
 from components.unknowns import UNKNOWN, is_unknown_value
 
 __all__ = [
@@ -32,9 +40,10 @@ __all__ = [
     "validate",
 ]
 
-# Bump when the verification's behaviour changes, so deployed stacks re-verify (2: the verified rollout).
-SETTINGS_VERSION = "2"
-ACCESS_MODES = ("port-forward", "direct", "service-proxy")
+# Bump when the verification's behaviour changes, so deployed stacks re-verify (2: issue 9's checks;
+# 3: the verified rollout).
+SETTINGS_VERSION = "3"
+ACCESS_MODES = VERIFICATION_ACCESS_MODES
 
 DEFAULTS: dict[str, Any] = {
     "kubeconfig": "",
@@ -54,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout_seconds": 30.0,
     "pod_ready_timeout_seconds": 1200.0,
     "unreachable_retry_seconds": 120.0,
+    "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
+    "ready_grace_seconds": READY_GRACE_SECONDS,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
     "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
@@ -100,6 +111,8 @@ class VerificationSettings:
     api_key_secret_name: str
     api_key_secret_key: str
     context: str = ""
+    image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
+    ready_grace_seconds: float = READY_GRACE_SECONDS
     rollout: str = ROLLOUT_RECREATE
     verified_condition: str = VERIFIED_CONDITION
 
@@ -260,6 +273,8 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "request_timeout_seconds": _seconds(0, inclusive=False),
     "pod_ready_timeout_seconds": _seconds(0, inclusive=False),
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
+    "image_pull_grace_seconds": _seconds(0, inclusive=True),
+    "ready_grace_seconds": _seconds(0, inclusive=True),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
     "rollout": _choice(*ROLLOUT_MODES),
@@ -292,21 +307,26 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 
 
 def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
-    mode, rollout = values.get("access_mode"), values.get("rollout")
-    if rollout == ROLLOUT_VERIFIED and mode not in ("port-forward",) and not is_unknown(mode):
-        return [Problem("access_mode", f"access_mode is {_shown(mode)} but rollout is 'verified'; allowed: "
-                                       "'port-forward' (each new pod is checked before it gets Service traffic, "
-                                       "so only a port-forward to that pod reaches it)")]
-    base_url = values.get("base_url")
-    if is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct":
-        return []
-    return [
-        Problem(
+    mode, base_url, api_key = values.get("access_mode"), values.get("base_url"), values.get("api_key_secret_name")
+    problems = []
+    if values.get("rollout") == ROLLOUT_VERIFIED and mode != "port-forward" and not is_unknown(mode):
+        problems.append(Problem("access_mode", f"access_mode is {_shown(mode)} but rollout is 'verified'; allowed: "
+                                               "'port-forward' (each new pod is checked before it gets Service "
+                                               "traffic, so only a port-forward to that pod reaches it)"))
+    if not (is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct"):
+        problems.append(Problem(
             "base_url",
             f"base_url is {_shown(base_url)} but access_mode is {mode!r}; "
             "allowed: base_url only with access_mode 'direct' (leave it empty otherwise)",
-        )
-    ]
+        ))
+    if mode == "service-proxy" and api_key and not is_unknown(api_key):
+        problems.append(Problem(
+            "access_mode",
+            f"access_mode is 'service-proxy' but api_key_secret_name is {_shown(api_key)}; allowed: 'port-forward' "
+            "or 'direct' with an API key (through the API server's proxy, Authorization authenticates to the API "
+            "server)",
+        ))
+    return problems
 
 
 def settings_from(inputs: dict[str, Any]) -> VerificationSettings:

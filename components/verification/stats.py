@@ -63,7 +63,11 @@ def p95_lower_bound(samples: Sequence[float], n: int) -> float:
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """p50/p95/max of the measured samples; ``planned`` is the N the run aimed for (early stop: n < planned)."""
+    """p50/p95/max of the measured samples; ``planned`` is the N the run aimed for (early stop: n < planned).
+
+    ``failed`` samples got no answer (the connection dropped after the request was sent): they count in ``n``
+    and in ``exceeded`` as infinitely slow, so the p95 may be ``inf``; ``p50`` and ``max`` are of the answered.
+    """
 
     n: int
     planned: int
@@ -72,6 +76,7 @@ class LatencySummary:
     max: float
     exceeded: int
     limit: float
+    failed: int = 0
 
     @property
     def stopped_early(self) -> bool:
@@ -82,23 +87,25 @@ class LatencySummary:
         return not self.stopped_early and self.p95 <= self.limit
 
 
-def summarize(samples: Sequence[float], limit: float, planned: int | None = None) -> LatencySummary:
-    """Summarize ``samples`` against ``limit``.
+def summarize(samples: Sequence[float], limit: float, planned: int | None = None, failed: int = 0) -> LatencySummary:
+    """Summarize ``samples`` (answered requests) and ``failed`` (requests without an answer) against ``limit``.
 
     When the run stopped early (fewer samples than ``planned``), ``p95`` is the lower bound of the p95
     of the planned run, so the reported value never understates what made it fail.
     """
-    if not samples:
+    values = list(samples) + [math.inf] * failed
+    if not values:
         raise ValueError("no samples")
-    planned = max(planned or len(samples), len(samples))
-    exceeded = sum(1 for s in samples if s > limit)
-    p95 = nearest_rank(samples, P95) if planned == len(samples) else p95_lower_bound(samples, planned)
+    planned = max(planned or len(values), len(values))
+    exceeded = sum(1 for s in values if s > limit)
+    p95 = nearest_rank(values, P95) if planned == len(values) else p95_lower_bound(values, planned)
     return LatencySummary(
-        n=len(samples),
+        n=len(values),
         planned=planned,
-        p50=nearest_rank(samples, 0.5),
+        p50=nearest_rank(samples, 0.5) if samples else 0.0,
         p95=p95,
-        max=max(samples),
+        max=max(samples) if samples else 0.0,
         exceeded=exceeded,
         limit=limit,
+        failed=failed,
     )

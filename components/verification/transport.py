@@ -6,6 +6,9 @@
   connection is one stream for the whole latency loop.
 - ``direct``: a base URL, e.g. the in-cluster ``http://{release}.{namespace}.svc.cluster.local:8000``.
 - ``service-proxy``: the API server's service proxy ``/api/v1/namespaces/{ns}/services/{svc}:{port}/proxy``.
+
+Each ``Endpoint`` tells "the transport could not reach vLLM" (a port-forward that could not be opened, an
+API-server 502/503 while dialling: could not measure, retried) from answers and drops of vLLM itself.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from kubernetes.stream import portforward
 __all__ = [
     "Endpoint",
     "LocalForwarder",
+    "api_server_proxy_error",
     "describe_open_error",
     "direct_endpoint",
     "port_forward_endpoint",
@@ -38,6 +42,10 @@ __all__ = [
 CHUNK = 65536
 # The API server refused the port-forward for good: unauthenticated, forbidden (RBAC), pod not found.
 _HANDSHAKE_REFUSED = re.compile(r"Handshake status (401|403|404)\b")
+# The kubelet's port-forward error when it could not connect to the pod's port ("failed to connect to
+# localhost:8000 inside namespace ...: dial tcp4 127.0.0.1:8000: connect: connection refused"): the request never
+# reached vLLM. A reset of an established connection ("connection reset by peer") is not a dial error.
+_DIAL_ERROR = re.compile(r"\bdial\b|failed to connect|connection refused", re.IGNORECASE)
 
 
 @dataclass
@@ -48,6 +56,8 @@ class Endpoint:
     description: str
     last_error: Callable[[], str | None] = lambda: None
     hopeless: Callable[[], bool] = lambda: False  # True once retrying cannot help (forbidden, pod gone)
+    dial_failures: Callable[[], int] = lambda: 0  # connections the transport could not carry to the pod
+    proxy_error: Callable[[httpx.Response], str | None] = lambda _response: None  # a proxy's own 502/503
 
 
 class RemoteSocket(Protocol):
@@ -73,6 +83,7 @@ class LocalForwarder:
         self.last_error: str | None = None
         self.hopeless = False
         self.connections = 0
+        self.dial_failures = 0  # connections that never reached the pod (counted before the client sees the close)
         self._thread = threading.Thread(target=self._accept_loop, name="verification-port-forward", daemon=True)
 
     @property
@@ -122,6 +133,7 @@ class LocalForwarder:
         except Exception as exc:  # noqa: BLE001 - reported through last_error, the client sees a closed connection
             self.last_error = f"port-forward failed: {describe_open_error(exc)}"
             self.hopeless = _HANDSHAKE_REFUSED.search(self.last_error) is not None
+            self.dial_failures += 1  # e.g. the API server answered the upgrade with 502/503: could not measure
             local.close()
             return
         for sock in (local, remote):  # small writes (headers, then body) must not wait for delayed ACKs
@@ -129,17 +141,38 @@ class LocalForwarder:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._open.update((local, remote))
+        answered = 0
         try:
-            _splice(local, remote)
+            answered = _splice(local, remote)
         finally:
             error = self._describe_error(remote)
             if error:
+                if not answered and _DIAL_ERROR.search(error):  # the kubelet could not connect: nothing measured
+                    self.dial_failures += 1
                 self.last_error = f"port-forward error: {error}"
             for sock in (local, remote):
                 with contextlib.suppress(OSError):
                     sock.close()
             with self._lock:
                 self._open.difference_update((local, remote))
+
+
+def api_server_proxy_error(response: httpx.Response) -> str | None:
+    """The API server's own answer when its service proxy could not reach vLLM (not a measurement), else None.
+
+    An error whose body is a Kubernetes ``Status`` was written by the API server: 502/503 while dialling ("error
+    trying to reach service", "no endpoints available for service"), 404 (no such Service), 403 (RBAC). vLLM's
+    own errors (e.g. ``/ready``'s 503, a 404 for an unknown model) never are a Status.
+    """
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("kind") != "Status":
+        return None
+    return f"API server proxy: HTTP {response.status_code}: {body.get('message') or body.get('reason') or 'no message'}"
 
 
 def describe_open_error(exc: BaseException) -> str:
@@ -160,25 +193,28 @@ def describe_open_error(exc: BaseException) -> str:
     return " ".join(summary.split())
 
 
-def _splice(a: Any, b: Any) -> None:
-    """Copy bytes both ways until either side closes."""
+def _splice(a: Any, b: Any) -> int:
+    """Copy bytes both ways until either side closes; return how many bytes came from ``b``."""
     peers = {a: b, b: a}
+    from_b = 0
     while True:
         try:
             readable, _, _ = select.select([a, b], [], [], 1.0)
         except (OSError, ValueError):
-            return
+            return from_b
         for sock in readable:
             try:
                 data = sock.recv(CHUNK)
             except OSError:
-                return
+                return from_b
             if not data:
-                return
+                return from_b
+            if sock is b:
+                from_b += len(data)
             try:
                 peers[sock].sendall(data)
             except OSError:
-                return
+                return from_b
 
 
 class _PodSocket:
@@ -262,7 +298,11 @@ def port_forward_endpoint(
     forwarder = LocalForwarder(open_remote, describe_error=lambda remote: getattr(remote, "error", None))
     with forwarder, _client(f"http://127.0.0.1:{forwarder.port}", headers) as http:
         yield Endpoint(
-            http, f"port-forward to pod {namespace}/{pod}:{port}", lambda: forwarder.last_error, lambda: forwarder.hopeless
+            http,
+            f"port-forward to pod {namespace}/{pod}:{port}",
+            lambda: forwarder.last_error,
+            lambda: forwarder.hopeless,
+            lambda: forwarder.dial_failures,
         )
 
 
@@ -288,4 +328,5 @@ def service_proxy_endpoint(
         context.load_cert_chain(configuration.cert_file, configuration.key_file)
     base_url = f"{configuration.host.rstrip('/')}/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy"
     with _client(base_url, auth, verify=context) as http:
-        yield Endpoint(http, f"API server service proxy to {namespace}/{service}:{port}")
+        yield Endpoint(http, f"API server service proxy to {namespace}/{service}:{port}",
+                       proxy_error=api_server_proxy_error)

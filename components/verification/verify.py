@@ -16,9 +16,9 @@ from kubernetes.client.exceptions import ApiException
 
 from ..kube import KubeAccessError
 from .checks import ERROR, CheckResult, all_passed
-from .http_checks import HttpPlan, run_http_checks, skipped_http_checks
-from .pod_wait import KubeRollout, RolloutResult, wait_for_rollout
-from .pods import pod_checks
+from .http_checks import HttpPlan, probe_readiness, run_http_checks, skipped_http_checks
+from .pod_wait import KubeRollout, Prober, RolloutResult, wait_for_rollout
+from .pods import IMAGE_PULL, READY_ENDPOINT_FAILING, ReadinessProbe, pod_checks
 from .report import render_table, summary_outputs
 from .settings import VerificationSettings
 from .stats import LatencySummary
@@ -41,6 +41,7 @@ class VerificationReport:
     verified_pods: list[str] = field(default_factory=list)
     verified_at: str = ""
     duration_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # reported even when every check passed
 
     @property
     def passed(self) -> bool:
@@ -60,6 +61,8 @@ class VerificationReport:
         parts = [self.headline(), render_table(self.results)]
         if self.diagnosis:
             parts.append("Diagnosis:\n" + self.diagnosis)
+        if self.warnings:
+            parts.append("Warnings:\n" + "\n".join(f"  {w}" for w in self.warnings))
         return "\n".join(parts)
 
     def outputs(self) -> dict[str, Any]:
@@ -106,6 +109,20 @@ def api_headers(api_client: client.ApiClient, settings: VerificationSettings) ->
         raise ValueError(str(exc)) from None
 
 
+def _pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod: str) -> int:
+    """The container port behind the Service's port for ``pod`` (the Service's targetPort, maybe named)."""
+    core = client.CoreV1Api(api_client)
+    service = pod_json = None
+    with contextlib.suppress(ApiException, ValueError):
+        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False,
+                                           _request_timeout=30)
+        service = json.loads(raw.data)
+    with contextlib.suppress(ApiException, ValueError):
+        raw = core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30)
+        pod_json = json.loads(raw.data)
+    return resolve_container_port(service, pod_json, settings.service_port)
+
+
 def open_endpoint(
     settings: VerificationSettings, api_client: client.ApiClient, rollout: RolloutResult, headers: dict[str, str]
 ) -> ContextManager[Endpoint]:
@@ -115,15 +132,36 @@ def open_endpoint(
     if settings.access_mode == "service-proxy":
         return service_proxy_endpoint(api_client, settings.namespace, settings.release_name, settings.service_port, headers)
     pod = rollout.assessment.ready_pod_names[0]
-    core = client.CoreV1Api(api_client)
-    service = pod_json = None
-    with contextlib.suppress(ApiException, ValueError):
-        raw = core.read_namespaced_service(settings.release_name, settings.namespace, _preload_content=False, _request_timeout=30)
-        service = json.loads(raw.data)
-    with contextlib.suppress(ApiException, ValueError):
-        pod_json = json.loads(core.read_namespaced_pod(pod, settings.namespace, _preload_content=False, _request_timeout=30).data)
-    port = resolve_container_port(service, pod_json, settings.service_port)
-    return port_forward_endpoint(api_client, settings.namespace, pod, port, headers)
+    return port_forward_endpoint(api_client, settings.namespace, pod, _pod_port(settings, api_client, pod), headers)
+
+
+def readiness_prober(settings: VerificationSettings, api_client: client.ApiClient) -> Prober | None:
+    """How the pod wait asks a Running-not-Ready pod for /health and /ready: through a port-forward to that pod,
+    or the direct URL. None in service-proxy mode (the Service has no ready endpoint to proxy to yet)."""
+    if settings.access_mode == "service-proxy":
+        return None
+    timeout = min(settings.request_timeout_seconds, 10.0)
+
+    def probe(pod: str) -> ReadinessProbe:
+        if settings.access_mode == "direct":
+            endpoint_cm = direct_endpoint(settings.direct_url)
+        else:
+            port = _pod_port(settings, api_client, pod)
+            endpoint_cm = port_forward_endpoint(api_client, settings.namespace, pod, port)
+        with endpoint_cm as endpoint:
+            return probe_readiness(endpoint.client, settings.health_path, settings.ready_path, timeout)
+
+    return probe
+
+
+def wait_options(settings: VerificationSettings, api_client: client.ApiClient) -> dict[str, Any]:
+    """``wait_for_rollout``'s per-signal graces and readiness prober for ``settings`` (both rollouts use them)."""
+    return {
+        "graces": {IMAGE_PULL: settings.image_pull_grace_seconds, READY_ENDPOINT_FAILING: settings.ready_grace_seconds},
+        "prober": readiness_prober(settings, api_client),
+        "health_path": settings.health_path,
+        "ready_path": settings.ready_path,
+    }
 
 
 def verify_deployment(
@@ -159,29 +197,33 @@ def verify_deployment(
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
+            **wait_options(settings, api_client),
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
         if rollout.api_error and not rollout.ready:
             rows = [CheckResult(r.name, ERROR, r.expected, f"{rollout.outcome}; last API error: {rollout.api_error}") for r in rows]
         if not rollout.ready:
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
+        warnings = rollout.assessment.warnings
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
 
         try:
             headers = api_headers(api_client, settings)
         except ValueError as exc:
-            return report(rows + skipped_http_checks(plan, str(exc)))
+            return report(rows + skipped_http_checks(plan, str(exc)), warnings=warnings)
         try:
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:
                 progress(f"HTTP checks via {endpoint.description}")
-                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless)
+                outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless,
+                                          endpoint.dial_failures, endpoint.proxy_error)
         except (ValueError, OSError) as exc:  # bad URL, TLS material, listener
-            return report(rows + skipped_http_checks(plan, f"cannot open the endpoint: {exc}"))
+            return report(rows + skipped_http_checks(plan, f"cannot open the endpoint: {exc}"), warnings=warnings)
         return report(
             rows + outcome.results,
             latency=outcome.latency,
             endpoint=endpoint.description,
             verified_pods=rollout.assessment.ready_pod_names,
+            warnings=warnings,
         )
 

@@ -2,7 +2,8 @@
 
 ``ensure_cluster()`` starts the cluster when it is not healthy and describes it;
 ``tools_available()`` tells whether the locally built binaries exist (tests that need
-the cluster should skip when it returns False). Standard library and PyYAML only.
+the cluster should skip when it returns False); ``pod_process()`` tells which process the
+pod runner runs for a pod (port, pid, simulator flags). Standard library and PyYAML only.
 """
 
 from __future__ import annotations
@@ -85,3 +86,13 @@ def restart_simulator(extra_args: list[str], timeout: float = 120) -> None:
     result = _run_cluster("sim", "--", *extra_args, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"tools/cluster sim failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def pod_process(namespace: str, name: str) -> dict | None:
+    """The pod runner's record of ``namespace/name`` (port, pid, ready, restarts, served_model, args,
+    config_error), or None when it runs nothing for that pod."""
+    try:
+        state = json.loads((STATE_DIR / "pod-runner.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return state.get("pods", {}).get(f"{namespace}/{name}")

@@ -10,14 +10,16 @@ answer 503 until loaded.
 
 Scripting (in-process): ``server.script.push("/v1/chat/completions", Reply(status=500), Reply(latency=4))``
 queues answers for the next requests to a path; ``Reply(reset=True)`` closes the connection with a TCP
-reset instead of answering; ``Reply(content="")`` returns an empty completion. Every request is recorded
+reset instead of answering; ``Reply(content="")`` returns an empty completion. ``reset_rate`` resets that
+share of completions after reading the request, evenly spaced (0.1: the 10th, 20th, ... completion request);
+``ready_status``/``ready_body`` make ``/ready`` answer that status and body even once loaded. Every request is recorded
 in ``server.requests`` (path, JSON body, client port, so keep-alive reuse can be checked).
 
 CLI (also the local cluster's vLLM simulator)::
 
     python -m tests.support.fake_vllm --host 127.0.0.1 --port 8000 --model NAME \
         [--latency-seconds X] [--fail-rate R] [--startup-seconds S] [--startup-mode refuse|unready] \
-        [--api-key KEY] [--seed N]
+        [--api-key KEY] [--seed N] [--reset-rate R] [--ready-status CODE --ready-body JSON]
 """
 
 from __future__ import annotations
@@ -105,6 +107,9 @@ class FakeVllm:
         startup_mode: str = "refuse",
         api_key: str | None = None,
         seed: int = 0,
+        reset_rate: float = 0.0,
+        ready_status: int | None = None,
+        ready_body: Any = None,
     ) -> None:
         if startup_mode not in ("refuse", "unready"):
             raise ValueError("startup_mode must be 'refuse' or 'unready'")
@@ -114,6 +119,11 @@ class FakeVllm:
         self.startup_seconds = startup_seconds
         self.startup_mode = startup_mode
         self.api_key = api_key
+        self.reset_rate = reset_rate
+        self.ready_status = ready_status  # e.g. 503: /ready answers this (with ready_body) even once loaded
+        self.ready_body = ready_body
+        self.completion_requests = 0
+        self.resets = 0
         self.script = Script()
         self.requests: list[RecordedRequest] = []
         self.completed = 0
@@ -206,6 +216,15 @@ class FakeVllm:
         with self._lock:
             return self.fail_rate > 0 and self._rng.random() < self.fail_rate
 
+    def should_reset(self) -> bool:
+        """Whether this completion request is one of the evenly spaced ``reset_rate`` share to reset."""
+        with self._lock:
+            self.completion_requests += 1
+            k = self.completion_requests
+            reset = self.reset_rate > 0 and int(k * self.reset_rate + 1e-9) > int((k - 1) * self.reset_rate + 1e-9)
+            self.resets += reset
+            return reset
+
     def count_success(self) -> None:
         with self._lock:
             self.completed += 1
@@ -271,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             RecordedRequest(self.command, path, body, self.client_address[1], self._authorized(), time.time())
         )
         reply = fake.script.pop(path) or Reply()
-        if reply.reset:
+        if reply.reset or (path in COMPLETION_PATHS and self.command == "POST" and fake.should_reset()):
             self._reset()
             return
         latency = reply.latency
@@ -296,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/health", "/ping"):
             return 200, b""
         if path == "/ready":
+            if fake.ready_status is not None:
+                return fake.ready_status, fake.ready_body if fake.ready_body is not None else b""
             if fake.loaded:  # as the chart's vllm_ready_middleware answers
                 return 200, {"status": "ready", "models": [fake.model]}
             return 503, {"status": "not ready", "reason": "model is loading"}
@@ -373,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-mode", choices=("refuse", "unready"), default="refuse")
     parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' on /v1/*")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reset-rate", type=float, default=0.0,
+                        help="fraction of completions reset after the request was read (evenly spaced)")
+    parser.add_argument("--ready-status", type=int, default=None, help="answer /ready with this status always")
+    parser.add_argument("--ready-body", default=None, help="JSON body for --ready-status")
     args = parser.parse_args(argv)
     if not 0 <= args.fail_rate <= 1:
         parser.error("--fail-rate must be between 0 and 1")
@@ -386,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         startup_mode=args.startup_mode,
         api_key=args.api_key,
         seed=args.seed,
+        reset_rate=args.reset_rate,
+        ready_status=args.ready_status,
+        ready_body=json.loads(args.ready_body) if args.ready_body else None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

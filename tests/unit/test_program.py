@@ -92,6 +92,8 @@ def test_gate_and_verification_get_the_stack_settings(stack):
     assert verification["pod_ready_timeout_seconds"] == config.model.startup_budget_seconds
     assert verification["revision"] == 1
     assert (verification["api_key_secret_name"], verification["api_key_secret_key"]) == ("", "api-key")
+    assert verification["image_pull_grace_seconds"] == config.verification.image_pull_grace_seconds
+    assert verification["ready_grace_seconds"] == config.verification.ready_grace_seconds
 
 
 @pytest.mark.parametrize("stack", STACKS)

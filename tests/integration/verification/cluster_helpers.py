@@ -36,9 +36,10 @@ def labels(release: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": release, "app.kubernetes.io/name": "vllm"}
 
 
-def pod_template(release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.11.0") -> dict:
+def pod_template(release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.11.0",
+                 pod_labels: dict | None = None) -> dict:
     return {
-        "metadata": {"labels": labels(release)},
+        "metadata": {"labels": {**labels(release), **(pod_labels or {})}},
         "spec": {
             "nodeSelector": {"node-type": "gpu"},
             "tolerations": [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}],
@@ -54,31 +55,37 @@ def pod_template(release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.
     }
 
 
-def create_deployment(api: client.ApiClient, namespace: str, release: str, gpus: int = 1, image: str = "vllm/vllm-openai:v0.11.0",
-                      strategy: dict | None = None) -> None:
-    """A Deployment and Service shaped like the chart's (labels, named port, Service named after the release)."""
+def create_deployment(api: client.ApiClient, namespace: str, release: str, gpus: int = 1,
+                      image: str = "vllm/vllm-openai:v0.11.0", strategy: dict | None = None,
+                      pod_labels: dict | None = None) -> None:
+    """A Deployment and Service shaped like the chart's (labels, named port, Service named after the release).
+
+    ``pod_labels`` override the pods' labels (e.g. another app.kubernetes.io/name: the local cluster's pod runner
+    then gives the pod no process of its own)."""
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    selected = {**labels(release), **(pod_labels or {})}
     apps.create_namespaced_deployment(namespace, {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": release, "labels": labels(release)},
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": labels(release)},
+            "selector": {"matchLabels": selected},
             "strategy": strategy or {"type": "Recreate"},
-            "template": pod_template(release, gpus, image),
+            "template": pod_template(release, gpus, image, pod_labels),
         },
     })
     core.create_namespaced_service(namespace, {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": release, "labels": labels(release)},
-        "spec": {"selector": labels(release), "ports": [{"name": "http", "port": 8000, "targetPort": "http"}]},
+        "spec": {"selector": selected, "ports": [{"name": "http", "port": 8000, "targetPort": "http"}]},
     })
 
 
 def pods_of(api: client.ApiClient, namespace: str, release: str) -> list:
-    return client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/instance={release}").items
+    selector = f"app.kubernetes.io/instance={release}"
+    return client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):
@@ -111,7 +118,8 @@ def image_pull_backoff_status(image: str) -> dict:
     return {
         "phase": "Running",
         "conditions": [
-            {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [vllm]"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+             "message": "containers with unready status: [vllm]"},
             {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
         ],
         "containerStatuses": [
@@ -134,9 +142,11 @@ def crash_loop_status(last_reason: str = "Error", exit_code: int = 1) -> dict:
         "containerStatuses": [
             {
                 "name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "imageID": "", "ready": False, "restartCount": 3,
-                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=vllm"}},
+                "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                      "message": "back-off 40s restarting failed container=vllm"}},
                 "lastState": {"terminated": {"reason": last_reason, "exitCode": exit_code,
-                                             "startedAt": "2026-11-28T12:00:00Z", "finishedAt": "2026-11-28T12:01:00Z"}},
+                                             "startedAt": "2026-11-28T12:00:00Z",
+                                             "finishedAt": "2026-11-28T12:01:00Z"}},
             }
         ],
     }
@@ -145,7 +155,8 @@ def crash_loop_status(last_reason: str = "Error", exit_code: int = 1) -> dict:
 def not_ready_status() -> dict:
     return {
         "phase": "Running",
-        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [vllm]"}],
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                        "message": "containers with unready status: [vllm]"}],
         "containerStatuses": [
             {"name": "vllm", "image": "vllm/vllm-openai:v0.11.0", "imageID": "", "ready": False, "restartCount": 0,
              "state": {"running": {"startedAt": "2026-11-28T12:00:00Z"}}}
@@ -153,7 +164,8 @@ def not_ready_status() -> dict:
     }
 
 
-def record_event(api: client.ApiClient, namespace: str, pod: str, reason: str, message: str, kind: str = "Warning") -> None:
+def record_event(api: client.ApiClient, namespace: str, pod: str, reason: str, message: str,
+                 kind: str = "Warning") -> None:
     """An Event about ``pod``, as the kubelet would record it."""
     now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
     client.CoreV1Api(api).create_namespaced_event(namespace, {

@@ -1,8 +1,9 @@
 """The verification against the local control plane with kwok GPU nodes (tools/cluster).
 
 Pods are scheduled by the real kube-scheduler onto kwok GPU nodes (2 x nvidia.com/gpu each) and "run"
-by kwok; port 8000 of every pod is forwarded by kwok to the vLLM simulator on 127.0.0.1, so port-forward
-mode goes laptop -> API server (websocket) -> kwok's kubelet API -> simulator, all on loopback.
+by kwok; the local cluster's pod runner gives each pod its own simulator on 127.0.0.1 and kwok forwards the
+pod's port 8000 to it, so port-forward mode goes laptop -> API server (websocket) -> kwok's kubelet API ->
+that pod's simulator, all on loopback.
 """
 
 from __future__ import annotations
@@ -109,12 +110,14 @@ def test_image_pull_failure_is_diagnosed(cluster, api, namespace):
     image = "does-not-exist:1"
     kube.create_deployment(api, namespace, "llama-pull", image=image)
     pod = kube.wait_ready(api, namespace, "llama-pull")  # kwok "runs" any image ...
-    kube.patch_pod_status(api, namespace, pod, kube.image_pull_backoff_status(image))  # ... so write what a kubelet would
+    # ... so write what a kubelet would
+    kube.patch_pod_status(api, namespace, pod, kube.image_pull_backoff_status(image))
     kube.record_event(api, namespace, pod, "Failed", f'Failed to pull image "{image}": not found')
     started = time.monotonic()
     with pytest.raises(VerificationFailed) as failure:
         provider = DeploymentVerificationProvider()
-        provider.create(provider.check({}, inputs(cluster, namespace, "llama-pull")).inputs)
+        # a Back-off message proves nothing: transient, fatal after imagePullGraceSeconds
+        provider.create(provider.check({}, inputs(cluster, namespace, "llama-pull", image_pull_grace_seconds=5)).inputs)
     assert time.monotonic() - started < 30
     text = str(failure.value)
     assert "pod Ready" in text and "ImagePullBackOff" in text and f'Back-off pulling image "{image}"' in text

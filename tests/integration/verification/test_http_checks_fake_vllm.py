@@ -195,22 +195,47 @@ def test_loading_longer_than_the_window_is_an_error(fake_vllm, client):
     assert time.monotonic() - started < 4  # bounded by the window (+ one connect attempt)
 
 
-def test_resets_are_retried(fake_vllm, client):
+def test_resets_of_untimed_checks_are_retried(fake_vllm, client):
     server = fake_vllm()
     server.script.push("/health", Reply(reset=True), Reply(reset=True))
-    server.script.push(CHAT, Reply(), Reply(reset=True))  # the second sample's first attempt is reset
     outcome = run_http_checks(client(server), plan(samples=5))
     assert statuses(outcome) == [PASSED] * 4 and outcome.latency.n == 5
-    assert len(server.requests_to("/health")) == 3 and len(server.requests_to(CHAT)) == 6
+    assert len(server.requests_to("/health")) == 3 and len(server.requests_to(CHAT)) == 5
 
 
-def test_resets_that_never_stop_are_an_error(fake_vllm, client):
+def test_a_completion_reset_after_sending_is_a_failed_sample_never_a_silent_retry(fake_vllm, client):
+    server = fake_vllm()
+    server.script.push(CHAT, Reply(), Reply(reset=True))  # the second sample is reset after it was sent
+    outcome = run_http_checks(client(server), plan(samples=20, unreachable_retry_seconds=5.0))
+    assert len(server.requests_to(CHAT)) == 20  # 20 samples, no retry of the reset one
+    completions, latency = outcome.results[2:]
+    assert outcome.latency.n == 20 and outcome.latency.failed == 1 and outcome.latency.exceeded == 1
+    assert completions.status == latency.status == PASSED  # N=20 allows one sample over the limit
+    assert "1 of 20 samples without an answer (not retried; counted as over the limit): sample 2/20: connection " \
+           "dropped after the request was sent" in completions.observed
+
+
+def test_a_server_that_resets_10_percent_of_completions_fails_and_the_table_says_why(fake_vllm, client):
+    server = fake_vllm(reset_rate=0.1)
+    outcome = run_http_checks(client(server), plan(samples=20, warmup_requests=0, p95_limit_seconds=3.0))
+    completions, latency = outcome.results[2:]
+    assert server.resets == 2 and len(server.requests_to(CHAT)) == 20  # the 10th and 20th: none retried
+    assert completions.status == FAILED and latency.status == FAILED
+    assert "2 of 20 samples without an answer" in completions.observed
+    assert latency.observed.startswith(
+        "p95 no answer > 3.00s (N=20, 2 without an answer: connection dropped after the request was sent, counted as "
+        "over the limit; 0 of 18 answered over the limit")
+    assert "RemoteProtocolError" in completions.observed or "ReadError" in completions.observed
+
+
+def test_resets_before_any_request_is_answered_stop_the_run_once_the_p95_cannot_pass(fake_vllm, client):
     server = fake_vllm()
     server.script.push(CHAT, *[Reply(reset=True)] * 200)
     outcome = run_http_checks(client(server), plan(samples=3, unreachable_retry_seconds=1.0))
     completions, latency = outcome.results[2:]
-    assert completions.status == ERROR and completions.observed.startswith("sample 1/3: could not connect for")
-    assert latency.status == SKIPPED
+    assert len(server.requests_to(CHAT)) == 1  # N=3: the first unanswered sample decides
+    assert completions.status == latency.status == FAILED
+    assert latency.observed.startswith("p95 no answer > 0.30s (stopped early after 1 of 3, 1 without an answer")
 
 
 def test_fail_rate_produces_measured_failures(fake_vllm, client):

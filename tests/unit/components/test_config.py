@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import ConfigError, validate_config
+from components.config import ConfigError, config_warnings, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 STACKS = ("development", "staging", "production", "local")
@@ -133,7 +133,28 @@ BAD_CONFIGS = [
     ("direct mode without URL", with_change("verification.accessMode", "direct"),
      "vllm-deploy:verification.baseUrl: '' is not valid; required when accessMode is direct"),
     ("unknown access mode", with_change("verification.accessMode", "kubectl"),
-     "vllm-deploy:verification.accessMode: 'kubectl' is not valid; allowed: port-forward, direct"),
+     "vllm-deploy:verification.accessMode: 'kubectl' is not valid; allowed: port-forward, direct, service-proxy"),
+    ("service proxy with an API key", with_change("verification.accessMode", "service-proxy") | {
+        "model": {**base()["model"], "apiKeySecret": {"name": "vllm-api-key"}}},
+     "vllm-deploy:verification.accessMode: 'service-proxy' is not valid; model.apiKeySecret is set, and through "
+     "the API server's service proxy the Authorization header authenticates to the API server, not to vLLM; use "
+     "port-forward or direct"),
+    ("memory as a bare number", with_change("resources.limits.memory", 32),
+     "vllm-deploy:resources.limits.memory: 32 is not valid; a bare number is bytes, and 32 bytes cannot hold a model "
+     "server; did you mean 32Gi? (sizes need a unit: Gi, Mi, ...; a bare number is allowed only from 1Gi = "
+     "1073741824 bytes)"),
+    ("memory request as a bare string", with_change("resources.requests", {"memory": "16"}),
+     "vllm-deploy:resources.requests.memory: '16' is not valid; a bare number is bytes, and 16 bytes cannot hold a "
+     "model server; did you mean 16Gi? (sizes need a unit: Gi, Mi, ...; a bare number is allowed only from 1Gi = "
+     "1073741824 bytes)"),
+    ("shm size as a bare number", with_change("storage.shmSizeLimit", 8),
+     "vllm-deploy:storage.shmSizeLimit: 8 is not valid; a bare number is bytes, and 8 bytes cannot hold a model "
+     "server; did you mean 8Gi? (sizes need a unit: Gi, Mi, ...; a bare number is allowed only from 1Gi = "
+     "1073741824 bytes)"),
+    ("negative image pull grace", with_change("verification.imagePullGraceSeconds", -1),
+     "vllm-deploy:verification.imagePullGraceSeconds: -1 is not valid; expected a number > 0 and <= 3600"),
+    ("ready grace not a number", with_change("verification.readyGraceSeconds", "soon"),
+     "vllm-deploy:verification.readyGraceSeconds: 'soon' is not valid; expected a number > 0 and <= 3600"),
     ("zero samples", with_change("verification.samples", 0),
      "vllm-deploy:verification.samples: 0 is not valid; expected a whole number >= 1 and <= 1000"),
     ("path without slash", with_change("verification.readyPath", "ready"),
@@ -242,3 +263,48 @@ def test_pod_annotation_keys_are_checked():
         validate_config(with_change("release.podAnnotations", {"bad key": "x"}))
     assert error.value.problems == ["vllm-deploy:release.podAnnotations.bad key: 'x' is not valid; expected an "
                                     "annotation key such as example.com/name (optional DNS prefix and '/')"]
+
+
+def test_a_bare_memory_number_of_at_least_one_gibibyte_is_bytes_and_allowed():
+    config = validate_config(with_change("resources.limits.memory", 34359738368))
+    assert config.resources.memory_limit == "34359738368" == config.resources.memory_request
+
+
+def test_service_proxy_is_reachable_from_stack_configuration():
+    config = validate_config(with_change("verification.accessMode", "service-proxy"))
+    assert config.verification.access_mode == "service-proxy"
+
+
+def test_grace_periods_default_from_presets_and_can_be_set():
+    from components.presets import IMAGE_PULL_GRACE_SECONDS, READY_GRACE_SECONDS
+
+    config = validate_config(base())
+    assert config.verification.image_pull_grace_seconds == IMAGE_PULL_GRACE_SECONDS
+    assert config.verification.ready_grace_seconds == READY_GRACE_SECONDS
+    config = validate_config(with_change("verification", {"imagePullGraceSeconds": 300, "readyGraceSeconds": 30}))
+    assert (config.verification.image_pull_grace_seconds, config.verification.ready_grace_seconds) == (300, 30)
+
+
+@pytest.mark.parametrize("samples", [1, 10, 19])
+def test_fewer_than_20_samples_is_allowed_with_a_warning_that_p95_is_the_maximum(samples):
+    warnings = config_warnings(validate_config(with_change("verification.samples", samples)))
+    assert [w for w in warnings if "verification.samples" in w] == [
+        f"vllm-deploy:verification.samples: {samples}: with N <= 19 samples the nearest-rank p95 is the maximum, so a "
+        "single slow completion fails the latency check; use 20 or more (59 samples all within the limit give 95% "
+        "confidence that the true p95 is within it)"]
+
+
+@pytest.mark.parametrize("samples", [20, 59])
+def test_20_or_more_samples_warn_nothing(samples):
+    warnings = config_warnings(validate_config(with_change("verification.samples", samples)))
+    assert [w for w in warnings if "verification.samples" in w] == []
+
+
+def test_recreate_warns_that_it_means_downtime_and_verified_does_not():
+    warnings = config_warnings(validate_config(with_change("release.rollout", "recreate")))
+    assert warnings == [
+        "vllm-deploy:release.rollout is recreate: an update deletes the pods serving llama-7b before the new revision "
+        "loads, so the model is DOWN during every update (model loading takes up to 20 min), and a new revision that "
+        "fails the verification leaves nothing serving. Use release.rollout: verified (needs GPUs for 1 extra pod) to "
+        "keep serving."]
+    assert config_warnings(validate_config(with_change("release.rollout", "verified"))) == []

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from components.verification.checks import ERROR, FAILED, PASSED, SKIPPED
-from components.verification.http_checks import HttpPlan, body_start, completion_text, run_http_checks
+from components.verification.http_checks import HttpPlan, body_start, completion_text, probe_readiness, run_http_checks
 
 CHAT_OK = {"choices": [{"message": {"role": "assistant", "content": "Hi there"}}]}
 
@@ -152,3 +152,40 @@ def test_check_names_follow_the_paths(path):
 
     names = [r.name for r in run_http_checks(client_for(handler), plan(completions_path=path)).results]
     assert names == ["GET /health", "GET /ready", f"POST {path}", "completion latency p95"]
+
+
+def test_probe_readiness_reports_health_ready_and_the_ready_body():
+    def handler(request):
+        if request.url.path == "/health":
+            return httpx.Response(200)
+        return httpx.Response(503, json={"status": "not ready", "reason": "/v1/models lists no model"})
+
+    probe = probe_readiness(client_for(handler), "/health", "/ready")
+    assert probe.serving_but_unready and (probe.health_status, probe.ready_status) == (200, 503)
+    assert probe.ready_body == '{"status":"not ready","reason":"/v1/models lists no model"}'
+
+
+def test_probe_readiness_of_a_server_that_refuses_connections_is_no_answer():
+    def handler(request):
+        raise httpx.ConnectError("connection refused", request=request)
+
+    probe = probe_readiness(client_for(handler), "/health", "/ready")
+    assert not probe.serving_but_unready and probe.health_status is None and "refused" in probe.error
+
+
+def test_a_completion_dropped_after_sending_is_not_retried():
+    completions = []
+
+    def handler(request):
+        if request.url.path == "/v1/chat/completions":
+            completions.append(1)
+            if len(completions) == 2:  # warm-up 1, then sample 1
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+            return httpx.Response(200, json=CHAT_OK)
+        return httpx.Response(200)
+
+    outcome = run_http_checks(client_for(handler), plan(samples=3))
+    assert len(completions) == 2  # N=3 allows no unanswered sample: stop, never retry
+    assert [r.status for r in outcome.results] == [PASSED, PASSED, FAILED, FAILED]
+    expected = "sample 1/3: connection dropped after the request was sent (RemoteProtocolError"
+    assert expected in outcome.results[2].observed

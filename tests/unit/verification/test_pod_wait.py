@@ -1,7 +1,7 @@
 from kubernetes.client.exceptions import ApiException
 
 from components.verification.pod_wait import wait_for_rollout
-from components.verification.pods import RolloutSnapshot
+from components.verification.pods import READY_ENDPOINT_FAILING, ReadinessProbe, RolloutSnapshot
 
 from .builders import deployment, pod, replicaset, unschedulable_pod, waiting_pod
 
@@ -59,7 +59,8 @@ def test_becomes_ready_as_soon_as_the_pod_is_ready():
 
 def test_definitive_failure_stops_at_once_with_a_diagnosis():
     clock = Clock()
-    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")]), (3, [waiting_pod("p", "ImagePullBackOff")])])
+    timeline = [(0, [waiting_pod("p", "ContainerCreating")]), (3, [waiting_pod("p", "CrashLoopBackOff")])]
+    cluster = ScriptedCluster(clock, timeline)
     result, _ = run(cluster, clock)
     assert result.assessment.state == "fatal" and clock.now == 3
     assert result.diagnosis == "diagnosis of p" and result.outcome == "failed after 3s"
@@ -113,3 +114,58 @@ def test_api_unreachable_until_the_budget_ends_is_reported_as_api_error(monkeypa
     cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)})
     result, _ = run(cluster, clock, budget=30)
     assert not result.ready and result.api_error and "timed out" in result.outcome
+
+
+# --- /health 200 but /ready not 200 (a Running pod that never gets Ready) ------------------------------------
+
+
+def not_ready_pod(name="p"):
+    return pod(name, ready=False)
+
+
+READY_BODY = '{"status": "not ready", "reason": "/v1/models lists no model"}'
+
+
+def test_health_ok_but_ready_503_fails_after_the_ready_grace_with_the_ready_body():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")]), (5, [not_ready_pod()])])
+    probed = []
+
+    def prober(name):
+        probed.append((clock.now, name))
+        return ReadinessProbe(200, 503, READY_BODY)
+
+    result, lines = run(cluster, clock, budget=1200, prober=prober, graces={READY_ENDPOINT_FAILING: 60})
+    assert result.assessment.state == "fatal" and result.assessment.signal == READY_ENDPOINT_FAILING
+    assert 65 <= clock.now <= 75  # the 60 s grace after the first such answer, not the 1200 s budget
+    assert result.assessment.message == f"p: GET /health 200 but GET /ready 503: {READY_BODY}"
+    assert result.diagnosis == "diagnosis of p"
+    assert all(b - a >= 10 for (a, _), (b, _) in zip(probed, probed[1:], strict=False))  # at most every tick
+    assert any("fatal if it persists" in line for line in lines)
+
+
+def test_a_pod_that_is_still_loading_is_not_failed_by_the_probe():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [not_ready_pod()]), (300, [pod("p")])])
+
+    def prober(_name):  # vLLM refuses connections while it loads the weights
+        return ReadinessProbe(None, None, error="ConnectError: connection refused")
+
+    result, _ = run(cluster, clock, budget=1200, prober=prober, graces={READY_ENDPOINT_FAILING: 60})
+    assert result.ready and clock.now == 300
+
+
+def test_ready_503_that_clears_within_the_grace_is_not_fatal():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [not_ready_pod()]), (50, [pod("p")])])
+    result, _ = run(cluster, clock, prober=lambda _n: ReadinessProbe(200, 503, READY_BODY),
+                    graces={READY_ENDPOINT_FAILING: 60})
+    assert result.ready and clock.now == 50
+
+
+def test_a_ready_rollout_reports_replaced_terminal_pods_in_its_diagnosis():
+    clock = Clock()
+    rejected = pod("old", phase="Failed", ready=False, reason="UnexpectedAdmissionError", message="Allocate failed")
+    cluster = ScriptedCluster(clock, [(0, [rejected, pod("new")])])
+    result, _ = run(cluster, clock)
+    assert result.ready and "old: Failed: UnexpectedAdmissionError: Allocate failed" in result.diagnosis

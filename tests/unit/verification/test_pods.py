@@ -3,7 +3,9 @@ import pytest
 from components.verification.checks import FAILED, PASSED
 from components.verification.pods import (
     FATAL,
+    IMAGE_PULL,
     READY,
+    TERMINAL,
     WAITING,
     RolloutSnapshot,
     SignalTracker,
@@ -12,6 +14,7 @@ from components.verification.pods import (
     current_revision_pods,
     describe_pod,
     instance_selector,
+    is_permanent_pull_error,
     log_requests,
     pod_checks,
     recent_events,
@@ -98,10 +101,7 @@ def test_unschedulable_names_the_scheduler_message():
     assert "Insufficient nvidia.com/gpu" in verdict.summary
 
 
-@pytest.mark.parametrize(
-    "reason",
-    ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"],
-)
+@pytest.mark.parametrize("reason", ["InvalidImageName", "CreateContainerConfigError", "CrashLoopBackOff"])
 def test_fatal_waiting_reasons(reason):
     verdict = assess_pod(waiting_pod("a", reason, message="details"))
     assert verdict.state == FATAL and verdict.signal == reason and not verdict.running
@@ -119,21 +119,67 @@ def test_crashloop_after_oom_is_reported_as_oomkilled():
     assert verdict.signal == "OOMKilled" and "last terminated: OOMKilled, exit code 137" in verdict.summary
 
 
-def test_oomkilled_last_state_while_running_again_is_fatal():
+def test_old_oom_kill_of_a_ready_container_is_a_warning_not_a_failure():
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-28T11:00:00Z"}}
+    c = container(state={"running": {}}, last=last, restarts=2, ready=True)
+    verdict = assess_pod(pod("a", containers=[c]))
+    assert verdict.state == READY and verdict.signal is None
+    assert verdict.warning == ("container vllm restarted 2 time(s); last termination OOMKilled (exit code 137) "
+                               "at 2026-11-28T11:00:00Z; running again now")
+    assessment = assess(snapshot(pod("a", containers=[c])))
+    assert assessment.state == READY and assessment.warnings == [f"a: {verdict.warning}"]
+
+
+def test_old_oom_kill_while_running_again_but_not_ready_yet_waits_for_the_model():
     c = container(state={"running": {}}, last={"terminated": {"reason": "OOMKilled", "exitCode": 137}}, restarts=1)
     verdict = assess_pod(pod("a", ready=False, containers=[c]))
-    assert verdict.state == FATAL and verdict.signal == "OOMKilled"
+    assert verdict.state == WAITING and verdict.running and "OOMKilled" in verdict.summary
 
 
-def test_failed_phase_is_fatal():
-    verdict = assess_pod(pod("a", phase="Failed", ready=False, reason="Evicted", message="low on memory"))
-    assert verdict.state == FATAL and verdict.signal == "Evicted" and "low on memory" in verdict.summary
+def test_oom_kill_is_fatal_while_the_container_is_not_running():
+    terminated = container(state={"terminated": {"reason": "OOMKilled", "exitCode": 137}}, restarts=1)
+    assert assess_pod(pod("a", ready=False, containers=[terminated])).signal == "OOMKilled"
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    restarting = assess_pod(waiting_pod("a", "CrashLoopBackOff", last=last, restarts=4))  # keeps restarting
+    assert restarting.state == FATAL and restarting.signal == "OOMKilled"
+
+
+@pytest.mark.parametrize(("reason", "message"), [
+    ("Evicted", "The node was low on resource: memory."),
+    ("UnexpectedAdmissionError", "Allocate failed due to requested number of devices unavailable for nvidia.com/gpu"),
+    ("Terminated", "Pod was terminated in response to imminent node shutdown."),
+])
+def test_terminal_pod_is_replaced_not_fatal(reason, message):
+    verdict = assess_pod(pod("a", phase="Failed", ready=False, reason=reason, message=message))
+    assert verdict.state == TERMINAL and verdict.signal == reason and message in verdict.summary
+
+
+def test_leftover_terminal_pod_does_not_fail_a_ready_rollout_and_is_reported():
+    rejected = pod("a-old", phase="Failed", ready=False, reason="UnexpectedAdmissionError", message="Allocate failed")
+    assessment = assess(snapshot(rejected, pod("b")))
+    assert assessment.state == READY and assessment.ready_pod_names == ["b"]
+    assert "1 terminal pod(s) replaced" in assessment.message
+    assert assessment.terminal_pods == ["a-old"]
+    assert any("a-old: Failed: UnexpectedAdmissionError: Allocate failed" in w for w in assessment.warnings)
+
+
+def test_terminal_pod_while_its_replacement_loads_is_waiting():
+    evicted = pod("a", phase="Failed", ready=False, reason="Evicted", message="low on memory")
+    assessment = assess(snapshot(evicted, waiting_pod("b", "ContainerCreating")))
+    assert assessment.state == WAITING and "terminal pod(s) being replaced" in assessment.message
+
+
+def test_pods_that_keep_failing_are_fatal():
+    rejected = [pod(f"p{i}", phase="Failed", ready=False, reason="UnexpectedAdmissionError", message="x")
+                for i in range(3)]
+    assessment = assess(snapshot(*rejected, waiting_pod("p3", "ContainerCreating")))
+    assert assessment.state == FATAL and assessment.signal == "PodsKeepFailing" and "keep failing" in assessment.message
 
 
 def test_init_container_failures_count():
     p = pod("a", phase="Pending", ready=False, containers=[])
     p["status"]["initContainerStatuses"] = [container("init", state={"waiting": {"reason": "ImagePullBackOff"}})]
-    assert assess_pod(p).signal == "ImagePullBackOff"
+    assert assess_pod(p).signal == IMAGE_PULL
 
 
 # --- rollout --------------------------------------------------------------------------------------
@@ -165,6 +211,51 @@ def test_replica_failure_is_a_transient_signal():
     conditions = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "exceeded quota"}]
     assessment = assess(snapshot(deployments=[deployment(conditions=conditions)]))
     assert assessment.state == FATAL and assessment.signal == "ReplicaFailure" and "exceeded quota" in assessment.message
+
+
+def test_stale_progress_deadline_of_an_older_generation_is_not_fatal():
+    conditions = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "old"}]
+    stale = deployment(generation=3, observed=2, conditions=conditions)
+    assessment = assess(snapshot(pod("a", ready=False), deployments=[stale]))
+    assert assessment.state == WAITING and "not observed generation 3" in assessment.message
+    failure = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "old quota"}]
+    assert assess(snapshot(deployments=[deployment(generation=3, observed=2, conditions=failure)])).state == WAITING
+
+
+# --- image pulls ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
+def test_pull_errors_without_proof_are_one_transient_signal(reason):
+    verdict = assess_pod(waiting_pod("a", reason, message='Back-off pulling image "vllm/vllm-openai:v0.11.0"'))
+    assert verdict.state == FATAL and verdict.signal == IMAGE_PULL and reason in verdict.summary
+
+
+@pytest.mark.parametrize("message", [
+    'rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/vllm/vllm-openai:v9": not found',
+    'failed to resolve reference "registry.example/vllm:v1": registry.example/vllm:v1: manifest unknown',
+    'failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized',
+    'pull access denied for vllm/private, repository does not exist or may require authorization',
+])
+def test_pull_errors_that_retrying_cannot_fix_are_fatal_at_once(message):
+    assert is_permanent_pull_error(message)
+    verdict = assess_pod(waiting_pod("a", "ErrImagePull", message=message))
+    assert verdict.signal == "ErrImagePull"
+    assessment = assess(snapshot(waiting_pod("a", "ErrImagePull", message=message)))
+    assert SignalTracker(20, {IMAGE_PULL: 300}).settle(assessment, 0).state == FATAL
+
+
+def test_alternating_pull_errors_share_one_configurable_grace_period():
+    tracker = SignalTracker(grace_seconds=20, graces={IMAGE_PULL: 120})
+    timeline = [(0, "ErrImagePull", "rpc error: i/o timeout"), (10, "ImagePullBackOff", 'Back-off pulling image "x"'),
+                (30, "ErrImagePull", "dial tcp: connection reset by peer"), (50, "ImagePullBackOff", "Back-off"),
+                (119, "ErrImagePull", "i/o timeout")]
+    for at, reason, message in timeline:
+        settled = tracker.settle(assess(snapshot(waiting_pod("p", reason, message=message))), now=at)
+        assert settled.state == WAITING, (at, reason)  # the 20 s default grace does not apply, nor restart
+    assert tracker.seconds_until_due(119) == pytest.approx(1)
+    final = tracker.settle(assess(snapshot(waiting_pod("p", "ImagePullBackOff", message="Back-off"))), now=120)
+    assert final.state == FATAL and final.signal == IMAGE_PULL
 
 
 # --- transient signals ----------------------------------------------------------------------------

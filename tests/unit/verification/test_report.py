@@ -55,3 +55,9 @@ def test_describe_latency_early_stop():
 def test_seconds_keep_small_values_readable():
     assert seconds(3.414) == "3.41s" and seconds(0.0) == "0.00s" and seconds(0.05) == "0.05s"
     assert seconds(0.001234) == "0.00123s" and seconds(1e-06) == "1e-06s"
+
+
+def test_latency_with_unanswered_samples_says_why():
+    text = describe_latency(summarize([0.5] * 18, limit=3.0, failed=2))
+    assert text == ("p95 no answer > 3.00s (N=20, 2 without an answer: connection dropped after the request was sent, "
+                    "counted as over the limit; 0 of 18 answered over the limit, p50 0.50s, max 0.50s)")

@@ -100,7 +100,7 @@ def test_kubeconfig_rotation_alone_does_not_reverify():
         {"p95_limit_seconds": 2.0},
         {"prompt": "Hi"},
         {"access_mode": "direct"},
-        {"settings_version": "a-later-version"},
+        {"settings_version": "99"},
         {"revision": UNKNOWN},
     ],
 )

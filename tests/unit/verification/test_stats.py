@@ -83,3 +83,16 @@ def test_summarize_early_stop_reports_a_lower_bound_and_fails():
     assert summary.stopped_early and summary.planned == 20 and summary.n == 2
     assert summary.p95 == 3.2
     assert not summary.passed
+
+
+def test_unanswered_samples_count_as_over_the_limit():
+    one = summarize([0.1] * 19, limit=3.0, failed=1)
+    assert (one.n, one.failed, one.exceeded, one.passed) == (20, 1, 1, True)  # N=20 allows one
+    assert one.p95 == 0.1 and one.max == 0.1
+    two = summarize([0.1] * 18, limit=3.0, failed=2)
+    assert two.p95 == math.inf and not two.passed and two.exceeded == 2
+
+
+def test_only_unanswered_samples():
+    summary = summarize([], limit=3.0, planned=3, failed=1)
+    assert (summary.n, summary.p50, summary.max, summary.p95, summary.passed) == (1, 0.0, 0.0, math.inf, False)

@@ -1,0 +1,110 @@
+"""Where the local cluster keeps its files, and the constants every module shares (one home for each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+CONTEXT = "vllm-local"
+
+# Pod IPs come from a range reserved for benchmarks (RFC 2544), not loopback: EndpointSlices refuse loopback
+# addresses, and a Service needs endpoints. Nothing dials them: the API server's cluster traffic goes through
+# egress.py, which maps a pod IP to the pod's process on 127.0.0.1 and refuses everything else.
+POD_CIDR = "198.18.0.0/16"
+# Service IPs: loopback (nothing dials them either; there is no kube-proxy).
+SERVICE_CIDR = "127.2.0.0/16"
+SERVICE_IP = "127.2.0.1"
+
+# Where each component listens when the port is free (otherwise any free port is taken).
+PREFERRED_PORTS = {
+    "etcd": 23790, "etcd_peer": 23800, "apiserver": 26443, "controller_manager": 26257,
+    "scheduler": 26259, "kwok": 26250, "sim": 28000,
+}
+SIM_CONTAINER_PORT = 8000
+# The served model name of the local stack (Pulumi.local.yaml: model.servedModelName).
+DEFAULT_SIM_MODEL = "llama-7b"
+GPU_NODES = ("gpu-node-0", "gpu-node-1")
+CPU_NODES = ("cpu-node-0",)
+GPUS_PER_NODE = 2
+# Start order; down stops them in reverse.
+COMPONENTS = ("etcd", "egress-proxy", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "vllm-sim",
+              "pod-runner")
+CONTROL_PLANE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
+SIM_BINARY = "llm-d-inference-sim"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one worktree's cluster: binaries in <root>/.tools, state in <root>/.state/cluster."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / ".tools" / "bin"
+
+    @property
+    def share(self) -> Path:
+        return self.root / ".tools" / "share"
+
+    @property
+    def stages(self) -> Path:
+        """kwok's upstream stage files, copied by tools/build (install_extras)."""
+        return self.share / "kwok" / "stages"
+
+    @property
+    def crds(self) -> Path:
+        """kwok's CRDs (PortForward, Logs), copied by tools/build (install_extras)."""
+        return self.share / "kwok" / "crds"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".state" / "cluster"
+
+    @property
+    def pki(self) -> Path:
+        return self.state / "pki"
+
+    @property
+    def data(self) -> Path:
+        return self.state / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.state / "pids"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state / "kubeconfig"
+
+    @property
+    def info(self) -> Path:
+        return self.state / "info.json"
+
+    @property
+    def sim_defaults(self) -> Path:
+        """The simulator flags `tools/cluster sim -- ARGS` set: every pod's simulator starts with them."""
+        return self.state / "sim-args.json"
+
+    @property
+    def runner_state(self) -> Path:
+        """What the pod runner runs (pod -> port, pid, args), rewritten after every change."""
+        return self.state / "pod-runner.json"
+
+    @property
+    def egress_socket(self) -> Path:
+        """The unix socket of the API server's egress proxy (egress.py)."""
+        return self.state / "egress.sock"
+
+    def kubeconfig_of(self, component: str) -> Path:
+        return self.state / f"{component}.kubeconfig"
+
+
+def repo_root() -> Path:
+    """The repository this package lives in (tools/localcluster/ -> repo)."""
+    return Path(__file__).resolve().parents[2]
