@@ -5,8 +5,8 @@ be made to crash or to be slow with test-only pod annotations (``sim.vllm-deploy
 ``release.podAnnotations``), while the old revision's pods keep answering. kwok honours readiness gates: a pod is
 Ready only once the verification has set ``vllm.deploy/verified`` True on it.
 
-Every update runs under an ``EndpointWatch`` of the Service's EndpointSlices; the tests print the measured seconds
-during which no ready, verified pod was in the endpoints (``ROLLOUT-GAP`` lines) and assert it is 0.
+Every update runs under two watches, of the Service's EndpointSlices and of its Ready pods; the tests print the
+measured seconds during which no ready, verified pod was there (``ROLLOUT-GAP`` lines) and assert they are 0.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 
 from components.presets import VERIFIED_CONDITION
-from tests.support.endpoint_watch import EndpointWatch
+from tests.support.endpoint_watch import EndpointSliceWatch, ServicePodWatch
 from tests.support.pulumi_project import ROOT
 
 pytestmark = [
@@ -68,9 +68,30 @@ def _excerpt(output: str, keep: tuple[str, ...] = ("GPU gate", "GPU capacity", "
         word in line for word in ("rollout", "verification", "FAILED", "passed", "failed")))[-6000:]
 
 
-def report_gap(case: str, record) -> None:
-    print(f"ROLLOUT-GAP {case}: {record.seconds_without_verified:.3f} s without a ready, verified pod; "
-          f"ready endpoints over time:\n{record.describe()}")
+class Traffic:
+    """Both views of where the Service sends traffic during an update: its EndpointSlices and its Ready pods."""
+
+    def __init__(self, kube, project):
+        self.slices = EndpointSliceWatch(kube, project.namespace, project.release, VERIFIED_CONDITION)
+        self.pods = ServicePodWatch(kube, project.namespace, project.release, VERIFIED_CONDITION)
+
+    def __enter__(self) -> Traffic:
+        self.slices.__enter__()
+        self.pods.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self):
+        return self.slices.stop(), self.pods.stop()
+
+
+def report_gap(case: str, slices, pods) -> None:
+    print(f"ROLLOUT-GAP {case}: EndpointSlices {slices.seconds_without_verified:.3f} s, Ready pods "
+          f"{pods.seconds_without_verified:.3f} s without a ready, verified pod\n"
+          f"ready endpoints (EndpointSlices) over time:\n{slices.describe()}\n"
+          f"Ready pods selected by the Service over time:\n{pods.describe()}")
 
 
 @pytest.fixture
@@ -101,19 +122,20 @@ def project_config(project) -> dict:
 def test_good_update_shifts_traffic_with_a_verified_pod_serving_throughout(verified_project, kube, replicas):
     project, old = verified_project(release={"replicas": replicas})
     assert len(old) == replicas
-    with EndpointWatch(kube, project.namespace, project.release, VERIFIED_CONDITION) as endpoints:
+    with Traffic(kube, project) as traffic:
         result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
-        record = endpoints.stop()
-    report_gap(f"case 1 (good update, {replicas} replica(s))", record)
+        records = traffic.stop()
+    report_gap(f"case 1 (good update, {replicas} replica(s))", *records)
     print(f"case 1 ({replicas} replica(s)): pulumi up took {result.seconds:.1f}s")
     assert result.ok, result.output
     new = {p.metadata.name for p in release_pods(kube, project)}
     assert new and not new & old, (old, new)  # every old pod replaced
     assert all(gate(p) == "True" and is_ready(p) for p in release_pods(kube, project))
-    assert record.seconds_without_verified == 0.0, record.describe()
-    assert min(len(verified) for _, _, verified in record.timeline) >= replicas, record.describe()  # maxUnavailable 0
-    assert not record.unverified_ready, record.describe()
-    assert new <= record.ever_ready  # traffic shifted to the new pods
+    for record in records:
+        assert record.seconds_without_verified == 0.0, record.describe()
+        assert min(len(verified) for _, _, verified in record.timeline) >= replicas, record.describe()  # maxUnav. 0
+        assert not record.unverified_ready, record.describe()
+        assert new <= record.ever_ready, record.describe()  # traffic shifted to the new pods
     verification = project.outputs()["verification"]
     assert verification["passed"] is True and verification["verified_revision"] == 2
     assert any(c["name"] == "verified rollout" and c["status"] == "passed" for c in verification["checks"])
@@ -127,11 +149,11 @@ def test_bad_update_fails_with_the_diagnosis_old_pod_serves_and_previous_config_
         verified_project, kube, case, annotations, expected):
     project, old = verified_project()
     previous = dict(project.config)
-    with EndpointWatch(kube, project.namespace, project.release, VERIFIED_CONDITION) as endpoints:
+    with Traffic(kube, project) as traffic:
         failed = update(project, release_config(project, podAnnotations=annotations))
         during = release_pods(kube, project)
-        record = endpoints.stop()
-    report_gap(case, record)
+        records = traffic.stop()
+    report_gap(case, *records)
     print(f"{case}: pulumi up failed after {failed.seconds:.1f}s:\n" + _excerpt(failed.output))
     assert not failed.ok
     assert "vLLM deployment verification FAILED" in failed.output and "CHECK" in failed.output
@@ -140,9 +162,10 @@ def test_bad_update_fails_with_the_diagnosis_old_pod_serves_and_previous_config_
     new = {p.metadata.name for p in during} - old
     assert new, "the update created no new pod"
     assert old <= {p.metadata.name for p in during if is_ready(p)}  # the old revision keeps serving
-    assert not new & record.ever_ready, record.describe()  # no traffic ever went to a new pod
+    for record in records:
+        assert not new & record.ever_ready, record.describe()  # no traffic ever went to a new pod
+        assert record.seconds_without_verified == 0.0, record.describe()
     assert all(gate(p) != "True" for p in during if p.metadata.name in new)
-    assert record.seconds_without_verified == 0.0, record.describe()
 
     again = project.up()  # the next up continues from there: verifies the same revision again, fails the same way
     assert not again.ok and expected in again.output
@@ -226,12 +249,14 @@ def test_recreate_mode_warns_at_preview_and_updates_with_downtime(deployed_proje
     assert first.ok, first.output
     old = {p.metadata.name for p in release_pods(kube, project)}
     assert all(gate(p) == "absent" for p in release_pods(kube, project))  # no readiness gate in recreate mode
-    with EndpointWatch(kube, project.namespace, project.release, VERIFIED_CONDITION) as endpoints:
+    with Traffic(kube, project) as traffic:
         result = update(project, release_config(project, podAnnotations={"example.com/revision": "2"}))
-        record = endpoints.stop()
+        slices, record = traffic.stop()
     assert result.ok, result.output
     new = {p.metadata.name for p in release_pods(kube, project)}
     assert new and not new & old
-    print(f"ROLLOUT-GAP case 5 (recreate): {record.seconds_without_ready:.3f} s without any ready pod; timeline:\n"
+    print(f"ROLLOUT-GAP case 5 (recreate): EndpointSlices {slices.seconds_without_ready:.3f} s, Ready pods "
+          f"{record.seconds_without_ready:.3f} s without any ready pod; timelines:\n{slices.describe()}\n"
           f"{record.describe()}")
     assert record.seconds_without_ready > 0, record.describe()  # Recreate: the model was down during the update
+    assert slices.seconds_without_ready > 0, slices.describe()
