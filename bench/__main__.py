@@ -45,6 +45,9 @@ BENCHMARKS = (
               "post-deploy verification vs the bare requests it makes",
               ("--latency", "0.1", "--samples", "20", "--warmup", "2", "--repeats", "5", "--cluster"),
               ("--latency", "0.1", "--samples", "20", "--warmup", "2", "--repeats", "2", "--cluster")),
+    Benchmark("registry_overhead", "bench/registry_overhead.py", "registry.md",
+              "time the model registry adds to pulumi up (registry on vs off) and registration vs a bare round trip",
+              ("--repeats", "30", "--cluster", "--trials", "3"), ("--repeats", "10", "--cluster", "--trials", "1")),
 )
 
 

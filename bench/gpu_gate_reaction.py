@@ -114,7 +114,8 @@ def report(results: dict[str, list[float]], args, server_version: str) -> str:
         "same run against the same temporary kwok node (2 x nvidia.com/gpu), alternating per trial. The deletion",
         f"happens a random 0-{args.max_delay:g} s after the waiter has seen the GPUs taken. Percentiles: nearest rank.",
         "",
-        f"Backoff for both: initial {args.initial:g} s, cap {args.cap:g} s, full jitter. Trials: {args.trials} per method.",
+        f"Backoff for both: initial {args.initial:g} s, cap {args.cap:g} s, full jitter. "
+        f"Trials: {args.trials} per method.",
         "",
         "| method | n | p50 (s) | p95 (s) | max (s) | how |",
         "| --- | --- | --- | --- | --- | --- |",

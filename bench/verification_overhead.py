@@ -14,7 +14,8 @@ Per repeat:
 Overhead = wall time - N x median request latency (the issue's definition; warm-up requests therefore
 count as overhead). Target: under 2 s.
 
-    .venv/bin/python bench/verification_overhead.py [--latency 0.1] [--samples 20] [--warmup 2] [--repeats 5] [--cluster]
+    .venv/bin/python bench/verification_overhead.py [--latency 0.1] [--samples 20] [--warmup 2]
+        [--repeats 5] [--cluster]
 
 Writes bench/results/verification.md and prints the same table.
 """
@@ -54,12 +55,24 @@ class ReadyRollout:
 
     def snapshot(self) -> RolloutSnapshot:
         meta = {"name": "bench", "uid": "d", "generation": 1}
-        rs = {"metadata": {"name": "bench-rs", "uid": "rs", "annotations": {"deployment.kubernetes.io/revision": "1"}, "ownerReferences": [{"uid": "d"}]}}
+        rs = {
+            "metadata": {
+                "name": "bench-rs",
+                "uid": "rs",
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+                "ownerReferences": [{"uid": "d"}],
+            }
+        }
         pod = {
             "metadata": {"name": "bench-pod", "ownerReferences": [{"uid": "rs"}]},
-            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": []},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [],
+            },
         }
-        return RolloutSnapshot([{"metadata": meta, "spec": {"replicas": 1}, "status": {"observedGeneration": 1}}], [rs], [pod])
+        deployment = {"metadata": meta, "spec": {"replicas": 1}, "status": {"observedGeneration": 1}}
+        return RolloutSnapshot([deployment], [rs], [pod])
 
     def wait_for_change(self, timeout: float) -> None:
         time.sleep(timeout)
@@ -75,7 +88,11 @@ class _Closable:
 
 def plan(args: argparse.Namespace) -> HttpPlan:
     return HttpPlan(
-        model=MODEL, samples=args.samples, warmup_requests=args.warmup, p95_limit_seconds=3.0, unreachable_retry_seconds=10
+        model=MODEL,
+        samples=args.samples,
+        warmup_requests=args.warmup,
+        p95_limit_seconds=3.0,
+        unreachable_retry_seconds=10,
     )
 
 
@@ -155,13 +172,15 @@ def cluster_port_forward(args: argparse.Namespace) -> tuple[float, list[float]]:
         api.close()
 
 
-def measure(name: str, run: Callable[[], tuple[float, list[float]]], repeats: int, samples: int, comparable: bool = True) -> dict:
+def measure(
+    name: str, run: Callable[[], tuple[float, list[float]]], repeats: int, samples: int, comparable: bool = True
+) -> dict:
     walls, medians = [], []
     for _ in range(repeats):
         wall, latencies = run()
         walls.append(wall)
         medians.append(statistics.median(latencies))
-    overheads = [w - samples * m for w, m in zip(walls, medians)]
+    overheads = [w - samples * m for w, m in zip(walls, medians, strict=True)]
     return {
         "name": name,
         "wall": statistics.median(walls),
@@ -200,8 +219,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"Warm-up alone accounts for {args.warmup} x {args.latency:g} s = {expected_warmup:.2f} s of the overhead.",
         f"Every run under the {TARGET_SECONDS:g} s target: {'yes' if verdict else 'NO'}.",
         "",
-        f"Command: `.venv/bin/python bench/verification_overhead.py --latency {args.latency:g} --samples {args.samples} "
-        f"--warmup {args.warmup} --repeats {args.repeats}{' --cluster' if args.cluster else ''}`",
+        f"Command: `.venv/bin/python bench/verification_overhead.py --latency {args.latency:g} "
+        f"--samples {args.samples} --warmup {args.warmup} --repeats {args.repeats}"
+        f"{' --cluster' if args.cluster else ''}`",
     ]
     return "\n".join(lines) + "\n"
 
@@ -221,7 +241,12 @@ def main() -> int:
             measure("baseline: N bare requests", lambda: baseline(server.url, args), args.repeats, args.samples),
             measure("run_http_checks, direct", lambda: http_checks(server.url, args), args.repeats, args.samples),
             measure("verify_deployment, direct", lambda: verification(server.url, args), args.repeats, args.samples),
-            measure("run_http_checks via port-forward listener", lambda: via_forwarder(server, args), args.repeats, args.samples),
+            measure(
+                "run_http_checks via port-forward listener",
+                lambda: via_forwarder(server, args),
+                args.repeats,
+                args.samples,
+            ),
         ]
     if args.cluster:
         rows.append(measure("verify_deployment, port-forward (kwok cluster; simulator's own latency)",

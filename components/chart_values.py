@@ -59,6 +59,11 @@ def chart_values(config: DeploymentConfig) -> dict[str, Any]:
             "verifiedCondition": VERIFIED_CONDITION,
         },
         "podDisruptionBudget": {"enabled": config.release.replicas > 1, "maxUnavailable": 1},
-        "serviceMonitor": {"enabled": config.service_monitor},
-        "grafanaDashboard": {"enabled": config.grafana_dashboard},
+        "serviceMonitor": {"enabled": config.observability.service_monitor},
+        "grafanaDashboard": {"enabled": config.observability.grafana_dashboard},
+        "prometheusRule": {
+            "enabled": config.observability.prometheus_rule,
+            "labels": dict(config.observability.rule_labels),
+            "thresholds": config.observability.alert_thresholds(),
+        },
     }

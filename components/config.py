@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from components.extra_args import extra_args_problems, shown_arg
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import (
     ENVIRONMENT_PROFILES,
     ENVIRONMENTS,
     IMAGE_PULL_GRACE_SECONDS,
     MODEL_SIZES,
+    NODE_PROVISIONING_GRACE_SECONDS,
     READY_GRACE_SECONDS,
     ROLLOUT_MODES,
     ROLLOUT_SURGE_PODS,
     ROLLOUT_VERIFIED,
     SIZE_PRESETS,
+    UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
 )
 from components.quantity import QuantityError, parse_quantity
@@ -42,6 +45,12 @@ __all__ = [
     "GpuWaitSettings",
     "VerificationSettings",
     "KubernetesSettings",
+    "ObservabilitySettings",
+    "ALERT_DEFAULTS",
+    "RegistrySettings",
+    "REGISTRY_ON_DESTROY",
+    "REGISTRY_CONNECT_TIMEOUT_SECONDS",
+    "REGISTRY_RETRY_TIMEOUT_SECONDS",
     "config_warnings",
     "validate_config",
 ]
@@ -54,7 +63,11 @@ _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 _PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 _GIBIBYTE = 2**30
-_SECRET_FIELDS = ("kubeconfig",)
+_SECRET_FIELDS = ("kubeconfig", "databaseUrl")
+REGISTRY_ON_DESTROY = ("retire", "delete")
+"""registry.onDestroy: keep the row as history with status retired (default), or delete it."""
+REGISTRY_CONNECT_TIMEOUT_SECONDS = 5.0
+REGISTRY_RETRY_TIMEOUT_SECONDS = 60.0
 
 
 class ConfigError(ValueError):
@@ -129,6 +142,8 @@ class SchedulingSettings:
     tolerations: tuple[dict[str, str], ...]
     runtime_class_name: str
     allow_node_autoscaling: bool
+    node_group_gpus: int = 0
+    """GPUs of a node the autoscaler adds for the node selector (0: not declared); see README "Failure modes"."""
 
 
 @dataclass(frozen=True)
@@ -165,12 +180,53 @@ class VerificationSettings:
     unreachable_retry_seconds: float
     image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
     ready_grace_seconds: float = READY_GRACE_SECONDS
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
 class KubernetesSettings:
     kubeconfig: str = field(repr=False)
     context: str
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Prometheus Operator objects in the chart and the alert thresholds (see ``ALERT_DEFAULTS``)."""
+
+    service_monitor: bool
+    grafana_dashboard: bool
+    prometheus_rule: bool
+    rule_labels: dict[str, str]
+    latency_p95_seconds: float
+    ttft_p95_seconds: float
+    waiting_requests: float
+    kv_cache_usage: float
+    container_restarts: int
+    initialization_warn_ratio: float
+
+    def alert_thresholds(self) -> dict[str, float]:
+        """The chart's ``prometheusRule.thresholds`` (keys match values.yaml; the chart applies the
+        initialization ratio to its ``startup.budgetSeconds``)."""
+        return {
+            "latencyP95Seconds": self.latency_p95_seconds,
+            "ttftP95Seconds": self.ttft_p95_seconds,
+            "waitingRequests": self.waiting_requests,
+            "kvCacheUsage": self.kv_cache_usage,
+            "containerRestarts": self.container_restarts,
+            "initializationWarnRatio": self.initialization_warn_ratio,
+        }
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """registry.*: whether and where `pulumi up` registers the verified model (model_registry_entries)."""
+
+    enabled: bool
+    database_url: str = field(repr=False)
+    routing: bool
+    on_destroy: str
+    connect_timeout_seconds: float
+    retry_timeout_seconds: float
 
 
 @dataclass(frozen=True)
@@ -185,8 +241,8 @@ class DeploymentConfig:
     gpu_wait: GpuWaitSettings
     verification: VerificationSettings
     kubernetes: KubernetesSettings
-    service_monitor: bool
-    grafana_dashboard: bool
+    observability: ObservabilitySettings
+    registry: RegistrySettings
 
     @property
     def endpoint(self) -> str:
@@ -348,19 +404,31 @@ SECTIONS = {
                 "maxHistory", "rollout", "podAnnotations"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
-    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling"),
+    "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling", "nodeGroupGpus"),
     "storage": ("shmSizeLimit", "persistentCache", "cacheSize", "cacheStorageClass", "cacheExistingClaim"),
     "gpuWait": ("timeoutMinutes", "initialBackoffSeconds", "maxBackoffSeconds", "progressIntervalSeconds"),
     "verification": ("accessMode", "baseUrl", "healthPath", "readyPath", "completionsPath", "p95LimitSeconds",
                      "samples", "warmupRequests", "maxTokens", "prompt", "requestTimeoutSeconds",
                      "podReadyTimeoutSeconds", "unreachableRetrySeconds", "imagePullGraceSeconds",
-                     "readyGraceSeconds"),
+                     "readyGraceSeconds", "unschedulableGraceSeconds"),
     "kubernetes": ("kubeconfig", "context"),
-    "observability": ("serviceMonitor", "grafanaDashboard"),
+    "observability": ("serviceMonitor", "grafanaDashboard", "prometheusRule", "ruleLabels", "latencyP95Seconds",
+                      "ttftP95Seconds", "waitingRequests", "kvCacheUsage", "containerRestarts",
+                      "initializationWarnRatio"),
+    "registry": ("enabled", "databaseUrl", "routing", "onDestroy", "connectTimeoutSeconds", "retryTimeoutSeconds"),
 }
 
 DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
 DEFAULT_PROMPT = "Say hello in one short sentence."
+# Alert thresholds of the chart's PrometheusRule (the chart's values.yaml repeats them; a unit test keeps the two
+# equal). The completion-latency p95 threshold has no entry: it defaults to the stack's verification.p95LimitSeconds.
+ALERT_DEFAULTS: dict[str, float] = {
+    "ttftP95Seconds": 2.0,  # time to first token, p95 over 5 min
+    "waitingRequests": 10,  # requests queued (vllm:num_requests_waiting), averaged over 5 min
+    "kvCacheUsage": 0.9,  # fraction of the KV cache in use (vllm:kv_cache_usage_perc, 0..1)
+    "containerRestarts": 1,  # container restarts within 15 min
+    "initializationWarnRatio": 0.8,  # a pod not Ready after this share of its startup budget
+}
 
 
 def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
@@ -446,7 +514,15 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         runtime_class_name=scheduling_in.text("runtimeClassName", "", check=lambda v: v == "" or is_dns_label(v),
                                               allowed="expected empty or a RuntimeClass name such as nvidia"),
         allow_node_autoscaling=scheduling_in.flag("allowNodeAutoscaling", False),
+        node_group_gpus=scheduling_in.integer("nodeGroupGpus", 0, minimum=0, maximum=64),
     )
+    if scheduling.node_group_gpus and not scheduling.allow_node_autoscaling:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     "it describes the nodes an autoscaler adds; set allowNodeAutoscaling: true or remove it")
+    elif 0 < scheduling.node_group_gpus < resources.gpus:
+        problems.add("scheduling.nodeGroupGpus", scheduling.node_group_gpus,
+                     f"a node of {scheduling.node_group_gpus} GPUs can never fit a pod of "
+                     f"resources.limits.{GPU_RESOURCE} = {resources.gpus}")
 
     storage_in = _Section(problems, "storage", raw.get("storage"), SECTIONS["storage"])
     storage = StorageSettings(
@@ -472,7 +548,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
     verification = _read_verification(
-        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model)
+        _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model,
+        NODE_PROVISIONING_GRACE_SECONDS if scheduling.allow_node_autoscaling else UNSCHEDULABLE_GRACE_SECONDS)
     if release.verified_rollout and verification.access_mode != "port-forward":
         problems.add("verification.accessMode", verification.access_mode,
                      "the verified rollout checks each new pod before it gets Service traffic, and only a port-forward "
@@ -488,17 +565,42 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         context=kube_in.text("context", ""),
     )
 
-    observability_in = _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"])
-    service_monitor = observability_in.flag("serviceMonitor", False)
-    grafana_dashboard = observability_in.flag("grafanaDashboard", False)
+    observability = _read_observability(
+        _Section(problems, "observability", raw.get("observability"), SECTIONS["observability"]), profile, verification)
+
+    registry = _read_registry(_Section(problems, "registry", raw.get("registry"), SECTIONS["registry"]), profile)
 
     if problems.items:
         raise ConfigError(problems.items)
     return DeploymentConfig(
         environment=environment, model=model, release=release, image=image, resources=resources,
         scheduling=scheduling, storage=storage, gpu_wait=gpu_wait, verification=verification,
-        kubernetes=kubernetes, service_monitor=service_monitor, grafana_dashboard=grafana_dashboard,
+        kubernetes=kubernetes, observability=observability, registry=registry,
     )
+
+
+def _read_registry(section: _Section, profile) -> RegistrySettings:
+    database_url = section.text("databaseUrl", "", check=_is_database_url,
+                                allowed="expected a postgresql://user@host:5432/dbname URL or a libpq "
+                                        "'host=... dbname=...' string (store it with pulumi config set --secret)")
+    return RegistrySettings(
+        enabled=section.flag("enabled", profile.registry_enabled),
+        database_url=database_url,
+        routing=section.flag("routing", True),
+        on_destroy=section.choice("onDestroy", REGISTRY_ON_DESTROY, "retire"),
+        connect_timeout_seconds=section.number("connectTimeoutSeconds", REGISTRY_CONNECT_TIMEOUT_SECONDS,
+                                               above=0, maximum=600),
+        retry_timeout_seconds=section.number("retryTimeoutSeconds", REGISTRY_RETRY_TIMEOUT_SECONDS,
+                                             above=0, maximum=3600),
+    )
+
+
+def _is_database_url(value: str) -> bool:
+    if value == "":
+        return True
+    from components.registry.connection import conninfo_problem  # libpq's parser (psycopg), only when set
+
+    return conninfo_problem(value) is None
 
 
 def _read_model(section: _Section, size: str, preset, profile, gpus: int, release_name: str) -> ModelSettings:
@@ -518,6 +620,10 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
     else:
         secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
                                   allowed="expected the name of an existing Secret (never the token itself)")
+    extra_args = section.list_of_text("extraArgs", [])
+    for index, reason in extra_args_problems(extra_args):
+        shown = shown_arg(extra_args[index])
+        problems.items.append(f"{NAMESPACE}:model.extraArgs[{index}]: {shown} is not valid; {reason}")
     return ModelSettings(
         path=path,
         size=size,
@@ -527,7 +633,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         gpu_memory_utilization=section.number("gpuMemoryUtilization", 0.9, above=0, maximum=1),
         tensor_parallel_size=tensor_parallel,
         dtype=section.choice("dtype", _DTYPES, "auto"),
-        extra_args=section.list_of_text("extraArgs", []),
+        extra_args=extra_args,
         startup_budget_seconds=section.integer("startupBudgetSeconds", default_budget, minimum=60, maximum=6 * 3600),
         hf_token_secret_name=secret_name,
         hf_token_secret_key=secret.text("key", "token"),
@@ -568,7 +674,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     return tuple(dict(t) for t in value)
 
 
-def _read_verification(section: _Section, model: ModelSettings) -> VerificationSettings:
+def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationSettings:
     access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
@@ -596,7 +702,38 @@ def _read_verification(section: _Section, model: ModelSettings) -> VerificationS
         image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
                                                 maximum=3600),
         ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),
+        unschedulable_grace_seconds=section.number("unschedulableGraceSeconds", unschedulable_grace, above=0,
+                                                   maximum=6 * 3600),
     )
+
+
+def _read_observability(section: _Section, profile, verification: VerificationSettings) -> ObservabilitySettings:
+    monitored = profile.monitoring
+    rule_labels = section.mapping_of_text("ruleLabels", {})
+    for label_key, label_value in rule_labels.items():
+        if not is_label_key(label_key) or not is_label_value(label_value) or len(label_value) > 63:
+            section.problems.add(f"observability.ruleLabels.{label_key}", label_value,
+                                 "expected a valid label key and value (e.g. release: kube-prometheus-stack)")
+    settings = ObservabilitySettings(
+        service_monitor=section.flag("serviceMonitor", monitored),
+        grafana_dashboard=section.flag("grafanaDashboard", False),
+        prometheus_rule=section.flag("prometheusRule", monitored),
+        rule_labels=rule_labels,
+        latency_p95_seconds=section.number("latencyP95Seconds", verification.p95_limit_seconds, above=0, maximum=600),
+        ttft_p95_seconds=section.number("ttftP95Seconds", ALERT_DEFAULTS["ttftP95Seconds"], above=0, maximum=600),
+        waiting_requests=section.number("waitingRequests", ALERT_DEFAULTS["waitingRequests"], above=0,
+                                        maximum=100_000),
+        kv_cache_usage=section.number("kvCacheUsage", ALERT_DEFAULTS["kvCacheUsage"], above=0, maximum=1),
+        container_restarts=section.integer("containerRestarts", ALERT_DEFAULTS["containerRestarts"], minimum=1,
+                                           maximum=1000),
+        initialization_warn_ratio=section.number("initializationWarnRatio", ALERT_DEFAULTS["initializationWarnRatio"],
+                                                 above=0, maximum=1),
+    )
+    if settings.prometheus_rule and not settings.service_monitor:
+        section.problems.add("observability.prometheusRule", True,
+                             "the alerts select the series the chart's ServiceMonitor scrapes (job=<release>); "
+                             "set serviceMonitor: true or prometheusRule: false")
+    return settings
 
 
 def config_warnings(config: DeploymentConfig) -> list[str]:

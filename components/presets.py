@@ -26,7 +26,20 @@ __all__ = [
     "VERIFICATION_ACCESS_MODES",
     "IMAGE_PULL_GRACE_SECONDS",
     "READY_GRACE_SECONDS",
+    "UNSCHEDULABLE_GRACE_SECONDS",
+    "NODE_PROVISIONING_GRACE_SECONDS",
 ]
+
+
+ROLLOUT_VERIFIED = "verified"
+"""Update with a surge pod that gets traffic only once the verification has passed on that pod."""
+ROLLOUT_RECREATE = "recreate"
+"""Update by deleting the serving pods first: no spare GPU needed, the model is down while the new one loads."""
+ROLLOUT_MODES = (ROLLOUT_VERIFIED, ROLLOUT_RECREATE)
+ROLLOUT_SURGE_PODS = 1
+"""Extra pods a verified rollout runs at once (the Deployment's maxSurge): one pod's GPUs must be spare."""
+VERIFIED_CONDITION = "vllm.deploy/verified"
+"""The pod readiness gate's condition type; the verification sets it True on each pod that passed."""
 
 
 @dataclass(frozen=True)
@@ -55,19 +68,12 @@ class EnvironmentProfile:
     atomic: bool
     """Whether Helm releases are atomic by default (only where Helm waits: the recreate rollout)."""
     replicas: int
-    rollout: str
+    monitoring: bool = False
+    """ServiceMonitor and PrometheusRule on by default (the cluster needs the Prometheus Operator's CRDs)."""
+    registry_enabled: bool = False
+    """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
+    rollout: str = ROLLOUT_RECREATE
     """ROLLOUT_VERIFIED (no update takes the serving model down) or ROLLOUT_RECREATE (needs no spare GPU)."""
-
-
-ROLLOUT_VERIFIED = "verified"
-"""Update with a surge pod that gets traffic only once the verification has passed on that pod."""
-ROLLOUT_RECREATE = "recreate"
-"""Update by deleting the serving pods first: no spare GPU needed, the model is down while the new one loads."""
-ROLLOUT_MODES = (ROLLOUT_VERIFIED, ROLLOUT_RECREATE)
-ROLLOUT_SURGE_PODS = 1
-"""Extra pods a verified rollout runs at once (the Deployment's maxSurge): one pod's GPUs must be spare."""
-VERIFIED_CONDITION = "vllm.deploy/verified"
-"""The pod readiness gate's condition type; the verification sets it True on each pod that passed."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -92,11 +98,13 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, rollout=ROLLOUT_VERIFIED,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True, registry_enabled=True,
+        rollout=ROLLOUT_VERIFIED,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, rollout=ROLLOUT_VERIFIED,
+        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True, registry_enabled=True,
+        rollout=ROLLOUT_VERIFIED,
     ),
 }
 
@@ -110,3 +118,8 @@ IMAGE_PULL_GRACE_SECONDS = 120.0
 """How long ErrImagePull/ImagePullBackOff may persist (without an error that proves retrying cannot help)."""
 READY_GRACE_SECONDS = 60.0
 """How long a pod may answer /health 200 but /ready non-200 before the verification fails with /ready's body."""
+UNSCHEDULABLE_GRACE_SECONDS = 90.0
+"""How long a pod may stay Unschedulable: covers a replaced release's pods terminating (the chart's
+terminationGracePeriodSeconds is 60) after a rename or a namespace move."""
+NODE_PROVISIONING_GRACE_SECONDS = 600.0
+"""The same with scheduling.allowNodeAutoscaling: a cloud GPU node takes minutes to join after the pods go Pending."""

@@ -40,8 +40,17 @@ export PULUMI_HOME="$VLLM_DEPLOY_ROOT/.state/pulumi-home"
 export PULUMI_BACKEND_URL="file://$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-local-dev-passphrase}"
 mkdir -p "$PULUMI_HOME" "$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
+# The pulumi-kubernetes provider built by tools/build, where the CLI looks for plugins (not on PATH).
+"$VLLM_DEPLOY_ROOT/tools/pulumi-plugins" "$PULUMI_HOME" || echo "tools/env.sh: could not install Pulumi plugins" >&2
 
 # Local cluster (tools/cluster up) kubeconfig, if it exists and none is set.
 if [ -z "${KUBECONFIG:-}" ] && [ -f "$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig" ]; then
   export KUBECONFIG="$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig"
+fi
+
+# The local cluster's PostgreSQL (model registry), if it runs: libpq's variables, the password stays in PGPASSFILE.
+# `pulumi up --stack local` and `python -m components.registry list` connect with these.
+if [ -f "$VLLM_DEPLOY_ROOT/.state/postgres/info.json" ] && [ -z "${PGHOST:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
+  eval "$(python3 "$VLLM_DEPLOY_ROOT/tools/localcluster/postgres.py" env)"
+  export PGHOST PGPORT PGDATABASE PGUSER PGPASSFILE
 fi

@@ -5,7 +5,9 @@ NoSchedule/NoExecute taint the pod does not tolerate, and its free GPUs (allocat
 of the non-terminal pods bound to it) cover the pod's request. Pods of the release itself are not counted
 as taking GPUs in the recreate rollout: on an update they make room for their replacements. In the verified
 rollout the release's serving (Ready) pods keep their GPUs until a verified new pod replaces them, so an update
-needs room for the surge pod beside them.
+needs room for the surge pod beside them. Nor are the pods of the release this
+update replaces (``GpuNeed.replacing``: the previous name/namespace after a rename or a namespace move),
+because the Helm release is deleted before its replacement is created.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class GpuNeed:
     namespace: str = ""
     release_name: str = ""
     allow_node_autoscaling: bool = False
+    replacing: tuple[tuple[str, str], ...] = ()
+    """(namespace, release name) of releases this update deletes first: their GPUs count as free."""
+    node_group_gpus: int = 0
+    """With ``allow_node_autoscaling``: GPUs of a node the autoscaler adds for the selector (0: not declared)."""
     rollout: str = ROLLOUT_RECREATE
     """recreate: the release's pods count as free (an update deletes them first). verified: the release's serving
     (Ready) pods keep their GPUs during an update, and ``surge_pods`` extra pods must fit beside them."""
@@ -78,6 +84,8 @@ class NodeCapacity:
     gpu_labelled_without_gpus: bool
     matches_selector: bool = True
     held_by_release: int = 0
+    plain_untolerated_taints: tuple[str, ...] = ()
+    """Untolerated taints other than cordon/NotReady/unreachable: the pods never land on such nodes."""
 
     def pods_that_fit(self, gpus_per_pod: int) -> int:
         """How many pods of ``gpus_per_pod`` GPUs this node can still take."""
@@ -112,7 +120,28 @@ class CapacityReport:
 
     @property
     def satisfied(self) -> bool:
-        return self.placeable_replicas >= self.pods_needed
+        """Enough room now, or (node autoscaling) a node the autoscaler adds would fit each missing pod."""
+        return self.placeable_replicas >= self.pods_needed or self.autoscaler_node_gpus >= self.need.gpus_per_pod > 0
+
+    @property
+    def waits_for_autoscaler(self) -> int:
+        """Pods that go Pending until the node autoscaler adds nodes (0 without autoscaling)."""
+        return 0 if self.placeable_replicas >= self.pods_needed else self.pods_needed - self.placeable_replicas
+
+    @property
+    def autoscaler_node_gpus(self) -> int:
+        """GPUs of the largest node the autoscaler is known to add for this need; 0 when none is known.
+
+        Autoscalers add nodes only for Pending pods, and pods exist only once the gate passed, so the gate passes
+        when such a node would fit a pod. Known nodes of the group: the declared ``node_group_gpus`` (scale from
+        zero), or an existing node that matches the selector and whose taints the pods tolerate (cordoned or
+        NotReady nodes count: they show the group's shape). A fuller node group, or one at its maximum size,
+        leaves the pods Pending: the verification's Unschedulable grace then fails with the scheduler's message.
+        """
+        if not self.need.allow_node_autoscaling:
+            return 0
+        shapes = [n.allocatable for n in self.nodes if n.matches_selector and not n.plain_untolerated_taints]
+        return max([self.need.node_group_gpus, *shapes])
 
     @property
     def nodes_without_device_plugin(self) -> tuple[str, ...]:
@@ -186,10 +215,11 @@ def _serving(pod: Mapping[str, Any]) -> bool:
 
 
 def _belongs_to_release(pod: Mapping[str, Any], need: GpuNeed) -> bool:
+    """The pod is the release's own, or of a release this update deletes before creating its replacement."""
     metadata = pod.get("metadata") or {}
-    return bool(need.release_name) and metadata.get("namespace") == need.namespace and (
-        (metadata.get("labels") or {}).get(INSTANCE_LABEL) == need.release_name
-    )
+    instance = (metadata.get("labels") or {}).get(INSTANCE_LABEL)
+    releases = ((need.namespace, need.release_name), *need.replacing)
+    return any(name and metadata.get("namespace") == namespace and instance == name for namespace, name in releases)
 
 
 # --- nodes ------------------------------------------------------------------------------------------------
@@ -299,6 +329,7 @@ def _assess_node(node: Mapping[str, Any], requested: int, held: int, need: GpuNe
         gpu_labelled_without_gpus=without_gpus,
         matches_selector=matches,
         held_by_release=held,
+        plain_untolerated_taints=tuple(_taint_text(t) for t in plain),
     )
 
 
@@ -318,8 +349,11 @@ def assess_capacity(
             continue
         amount = pod_request(pod, need.gpu_resource)
         ours = _belongs_to_release(pod, need)
-        if ours and need.verified_rollout and _serving(pod):
-            serving += 1  # keeps serving (and its GPUs) until a verified new pod replaces it
+        own = (pod.get("metadata") or {}).get("namespace") == need.namespace and \
+            ((pod.get("metadata") or {}).get("labels") or {}).get(INSTANCE_LABEL) == need.release_name
+        if ours and own and need.verified_rollout and _serving(pod):
+            serving += 1  # keeps serving (and its GPUs) until a verified new pod replaces it; a replaced release
+            # (``need.replacing``) is deleted first, so its pods stay free
             ours = False
         target = held if ours else requested
         target[node_name] = target.get(node_name, 0) + amount
@@ -346,7 +380,13 @@ def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed, serving: in
     report its GPUs later: in both cases nothing is impossible yet. Cordons, taints and NotReady can be
     lifted, so only the hardware (allocatable GPUs of the matching nodes) decides.
     """
-    if need.replicas <= 0 or need.gpus_per_pod <= 0 or need.allow_node_autoscaling:
+    if need.replicas <= 0 or need.gpus_per_pod <= 0:
+        return None
+    if need.allow_node_autoscaling:
+        if 0 < need.node_group_gpus < need.gpus_per_pod and not any(
+                n.matches_selector and n.allocatable >= need.gpus_per_pod for n in nodes):
+            return (f"each pod needs {need.gpus_per_pod} {need.gpu_resource} but the autoscaler's node group adds "
+                    f"nodes of {need.node_group_gpus}")
         return None
     matching = [n for n in nodes if n.matches_selector]
     selector = _selector_text(need.node_selector)
@@ -423,7 +463,8 @@ def describe_need(need: GpuNeed, *, with_release: bool = True) -> str:
         f"on nodes {_selector_text(need.node_selector)}"
     )
     if with_release and need.release_name:
-        text += f" (GPUs of release {need.namespace}/{need.release_name} count as free)"
+        releases = ", ".join(f"{ns}/{name}" for ns, name in ((need.namespace, need.release_name), *need.replacing))
+        text += f" (GPUs of release{'s' if need.replacing else ''} {releases} count as free)"
     return text
 
 

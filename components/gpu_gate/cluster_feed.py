@@ -21,7 +21,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-__all__ = ["ApiTrouble", "Change", "ClusterFeed", "ResourceWatcher", "Snapshot", "describe_api_error", "jittered_delays"]
+__all__ = [
+    "ApiTrouble",
+    "Change",
+    "ClusterFeed",
+    "ResourceWatcher",
+    "Snapshot",
+    "describe_api_error",
+    "jittered_delays",
+]
 
 MIN_DELAY_SECONDS = 0.05
 LIST_PAGE_SIZE = 500
@@ -202,7 +210,10 @@ class ResourceWatcher:
         return metadata.get("resourceVersion")
 
     def _watch_once(self, version: str | None) -> tuple[str | None, bool]:
-        """Watch from ``version`` until the server ends the window; returns the last version and whether it was healthy."""
+        """Watch from ``version`` until the server ends the window.
+
+        Returns the last version and whether the window was healthy.
+        """
         started = time.monotonic()
         response = self._list_function(
             watch=True,

@@ -29,11 +29,12 @@ __all__ = [
     "input_problems",
     "need_from_inputs",
     "normalize_inputs",
+    "replaced_release",
     "wait_settings_from_inputs",
 ]
 
-PROVIDER_VERSION = "2"
-"""Bump when the gate's behaviour changes, so the change shows in the next diff (2: the verified rollout)."""
+PROVIDER_VERSION = "3"
+"""Bump when the gate's behaviour changes, so the change shows in the next diff (3: the verified rollout)."""
 
 
 DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "backoff_max_seconds": 60,
     "progress_interval_seconds": 30,
     "allow_node_autoscaling": False,
+    "node_group_gpus": 0,
     "rollout": ROLLOUT_RECREATE,
     "surge_pods": ROLLOUT_SURGE_PODS,
     "release_revision": "",
@@ -65,11 +67,12 @@ SETTING_INPUTS = (
     "backoff_max_seconds",
     "progress_interval_seconds",
     "allow_node_autoscaling",
+    "node_group_gpus",
     "provider_version",
 )
 """A change to any of these is recorded without waiting. ``kubeconfig`` and ``context`` are neither."""
 
-WHOLE_NUMBERS = ("replicas", "gpus_per_pod", "surge_pods")
+WHOLE_NUMBERS = ("replicas", "gpus_per_pod", "node_group_gpus", "surge_pods")
 SECONDS = ("timeout_seconds", "backoff_initial_seconds", "backoff_max_seconds", "progress_interval_seconds")
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600
@@ -251,9 +254,24 @@ def need_from_inputs(inputs: Mapping[str, Any]) -> GpuNeed:
         namespace=values["namespace"],
         release_name=values["release_name"],
         allow_node_autoscaling=bool(values["allow_node_autoscaling"]),
+        node_group_gpus=int(values["node_group_gpus"]),
         rollout=values["rollout"],
         surge_pods=int(values["surge_pods"]),
     )
+
+
+def replaced_release(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The previous (namespace, release name) when an update renames or moves the release, else ().
+
+    The Helm release is replaced then, and deleted before its replacement (``delete_before_replace``), so its
+    pods free their GPUs before the new pods need them.
+    """
+    before, after = normalize_inputs(olds), normalize_inputs(news)
+    old = (before.get("namespace"), before.get("release_name"))
+    new = (after.get("namespace"), after.get("release_name"))
+    if old == new or not all(isinstance(v, str) and v and not is_unknown(v) for v in old):
+        return ()
+    return (old,)
 
 
 def wait_settings_from_inputs(inputs: Mapping[str, Any]) -> dict[str, float]:

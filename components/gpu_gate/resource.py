@@ -8,15 +8,15 @@ validates the inputs. The kubeconfig input is a secret and is left out of the ou
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
@@ -30,6 +30,7 @@ from .inputs import (
     input_problems,
     need_from_inputs,
     normalize_inputs,
+    replaced_release,
     wait_settings_from_inputs,
 )
 
@@ -57,6 +58,7 @@ class GpuCapacityGateArgs:
     backoff_max_seconds: pulumi.Input[float] = 60
     progress_interval_seconds: pulumi.Input[float] = 30
     allow_node_autoscaling: pulumi.Input[bool] = False
+    node_group_gpus: pulumi.Input[int] = 0
     rollout: pulumi.Input[str] = DEFAULTS["rollout"]
     surge_pods: pulumi.Input[int] = DEFAULTS["surge_pods"]
     release_revision: pulumi.Input[str] = ""
@@ -78,6 +80,7 @@ class GpuCapacityGateArgs:
             "backoff_max_seconds": self.backoff_max_seconds,
             "progress_interval_seconds": self.progress_interval_seconds,
             "allow_node_autoscaling": self.allow_node_autoscaling,
+            "node_group_gpus": self.node_group_gpus,
             "rollout": self.rollout,
             "surge_pods": self.surge_pods,
             "release_revision": self.release_revision,
@@ -111,23 +114,27 @@ class GpuCapacityGateFailed(RuntimeError):
     """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
 
 
-def _pass_gate(inputs: Mapping[str, Any], *, rolls_out: bool = True) -> dict:
+def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...] = (), *,
+               rolls_out: bool = True) -> dict:
     """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``.
 
+    ``replacing``: (namespace, name) of a release this update deletes first, whose GPUs count as free.
     ``rolls_out`` is False when the release's pods stay as they are (only e.g. the replica count changed): then a
     verified rollout surges no pod.
     """
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
-    need = need_from_inputs(inputs)
+    install_engine_cancel_hook()  # Ctrl-C ends the wait (see components/cancellation.py)
+    need = replace(need_from_inputs(inputs), replacing=replacing)
     if not rolls_out:
-        need = dataclasses.replace(need, surge_pods=0)
+        need = replace(need, surge_pods=0)
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
                 need,
                 on_progress=pulumi.log.info,
+                cancellation=ENGINE_CANCELLATION,
                 **wait_settings_from_inputs(inputs),
             )
     except (GpuCapacityError, KubeAccessError) as exc:
@@ -144,6 +151,7 @@ class GpuCapacityGateProvider(ResourceProvider):
     """Stateless provider: validate in ``check``, wait in ``create``/``update``, nothing to delete."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        install_engine_cancel_hook()  # before any create/update starts waiting
         failures = [CheckFailure(key, f"{key} {reason}") for key, reason in input_problems(news)]
         return CheckResult(normalize_inputs(news), failures)
 
@@ -157,7 +165,8 @@ class GpuCapacityGateProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if changed_inputs(olds, news, NEED_INPUTS):
             rolls_out = bool(changed_inputs(olds, news, ROLLOUT_INPUTS))
-            return UpdateResult(outs=_outputs(news, _pass_gate(news, rolls_out=rolls_out)))
+            return UpdateResult(outs=_outputs(news, _pass_gate(news, replaced_release(olds, news),
+                                                               rolls_out=rolls_out)))
         return UpdateResult(outs=_outputs(news, olds))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

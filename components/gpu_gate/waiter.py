@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from components.cancellation import Cancellation
+
 from .capacity import (
     CapacityReport,
     GpuNeed,
@@ -30,6 +32,7 @@ from .progress import describe_free, format_duration, progress_line
 __all__ = [
     "GateResult",
     "GpuCapacityApiError",
+    "GpuCapacityCancelled",
     "GpuCapacityError",
     "GpuCapacityImpossible",
     "GpuCapacityTimeout",
@@ -57,6 +60,14 @@ class GpuCapacityImpossible(GpuCapacityError):
     def __init__(self, message: str, reason: str, report: CapacityReport) -> None:
         super().__init__(message, report)
         self.reason = reason
+
+
+class GpuCapacityCancelled(GpuCapacityError):
+    """The engine asked to cancel (Ctrl-C) while the gate waited."""
+
+
+_CANCELLED = object()
+"""Queued by the cancellation callback: wakes the wait at once."""
 
 
 class GpuCapacityApiError(GpuCapacityError):
@@ -91,12 +102,13 @@ def wait_for_gpu_capacity(
     clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[str], None] = lambda line: None,
     feed_factory: Callable[[Callable[[Event], None]], Feed] | None = None,
+    cancellation: Cancellation | None = None,
 ) -> GateResult:
     """Block until ``need`` fits the cluster; raise a ``GpuCapacityError`` subclass when it does not in time.
 
     ``api_client`` is a ``kubernetes.client.ApiClient``; tests may pass ``feed_factory`` instead to supply
     events from memory. Progress lines go to ``on_progress`` at every change and at least every
-    ``progress_interval_seconds``.
+    ``progress_interval_seconds``. Setting ``cancellation`` ends the wait at once with ``GpuCapacityCancelled``.
     """
     if timeout_seconds <= 0 or backoff_initial_seconds <= 0 or backoff_max_seconds < backoff_initial_seconds:
         raise ValueError("timeout and backoff must be positive, with backoff_max >= backoff_initial")
@@ -118,10 +130,12 @@ def wait_for_gpu_capacity(
         feed = feed_factory(events.put)
     wait = _Wait(need, feed, started, timeout_seconds, backoff_initial_seconds, backoff_max_seconds,
                  progress_interval_seconds, auth_grace_seconds, clock, on_progress)
+    unsubscribe = cancellation.subscribe(lambda: events.put(_CANCELLED)) if cancellation else (lambda: None)
     feed.start()
     try:
         return wait.run(events)
     finally:
+        unsubscribe()
         feed.stop()
 
 
@@ -183,6 +197,8 @@ class _Wait:
 
     def _apply(self, event: Event, now: float) -> bool:
         """Apply one event; True when the cluster view changed."""
+        if event is _CANCELLED:
+            raise self._cancelled(now)
         if isinstance(event, ApiTrouble):
             self.troubles[event.kind] = event
             if event.status in AUTH_STATUSES:
@@ -233,11 +249,15 @@ class _Wait:
 
     def _passed(self, now: float) -> GateResult:
         report = self.report
+        pending = report.waits_for_autoscaler
+        scale_up = (f"; {pending} pod{'s' if pending != 1 else ''} will wait Pending for the node autoscaler (its node "
+                    f"group adds nodes of {report.autoscaler_node_gpus} {self.need.gpu_resource}, enough for one pod)"
+                    if pending else "")
         self.on_progress(
             f"GPU gate passed after {format_duration(now - self.started)}: room for {report.placeable_replicas} "
             f"pod{'s' if report.placeable_replicas != 1 else ''} of {self.need.gpus_per_pod} {self.need.gpu_resource}, "
             f"{report.pods_needed} needed "
-            f"({describe_free(report)})"
+            f"({describe_free(report)}){scale_up}"
             + (f"; {describe_rollout_need(report)}" if report.rollout_update else "")
         )
         return GateResult(report, now - self.started)
@@ -252,6 +272,13 @@ class _Wait:
             message += "\n" + choice
         return GpuCapacityImpossible(message, report.impossible_reason, report)
 
+    def _cancelled(self, now: float) -> GpuCapacityCancelled:
+        seen = (f"{self.report.placeable_replicas} of {self.report.pods_needed} pods placeable"
+                if self.report else "the cluster not read yet")
+        return GpuCapacityCancelled(
+            f"GPU wait cancelled after {format_duration(now - self.started)} (Ctrl-C), {seen}: need "
+            f"{describe_need(self.need)}. Nothing was deployed; the next `pulumi up` waits again.", self.report)
+
     def _timed_out(self) -> GpuCapacityTimeout:
         head = f"GPU capacity not available after {format_duration(self.timeout)}: need {describe_need(self.need)}"
         if self.report is None:
@@ -261,6 +288,11 @@ class _Wait:
                       f"{render_table(self.report)}")
         trouble = self._trouble_text()
         message = f"{head}; {detail}" + (f"\nlast Kubernetes API error: {trouble}" if trouble else "")
+        if self.need.allow_node_autoscaling:
+            message += (f"\nallowNodeAutoscaling is on, but no node known to come from the autoscaler's node group "
+                        f"fits a pod (no node matching the selector has {self.need.gpus_per_pod} "
+                        f"{self.need.gpu_resource}): set scheduling.nodeGroupGpus to the GPUs of the nodes it adds, so "
+                        "the gate passes and the pods go Pending, which is what makes the autoscaler add a node")
         choice = rollout_choice(self.report)
         if choice:
             message += "\n" + choice

@@ -356,7 +356,9 @@ def _completion_checks(requester: _Requester) -> tuple[CheckResult, CheckResult,
         observed += (f"; {len(dropped)} of {summary.n} samples without an answer (not retried; counted as over the "
                      f"limit): {dropped[0]}")
     completions = CheckResult(name, status, expected, observed)
-    latency = CheckResult(latency_name, PASSED if summary.passed else FAILED, latency_expected, describe_latency(summary))
+    latency = CheckResult(
+        latency_name, PASSED if summary.passed else FAILED, latency_expected, describe_latency(summary)
+    )
     return completions, latency, summary
 
 

@@ -8,6 +8,7 @@ events and log tails for the diagnosis). ``wait_for_rollout`` is the loop: re-as
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from ..cancellation import Cancellation
 from .pods import (
     FATAL,
     READY,
@@ -66,7 +68,9 @@ class RolloutResult:
 class KubeRollout:
     """The release's Deployments, ReplicaSets and pods through the Kubernetes API (raw JSON dicts)."""
 
-    def __init__(self, api_client: client.ApiClient, namespace: str, release: str, request_timeout: float = 30.0):
+    def __init__(self, api_client: client.ApiClient, namespace: str, release: str, request_timeout: float = 30.0,
+                 cancellation: Cancellation | None = None):
+        self.cancellation = cancellation or Cancellation()
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.namespace = namespace
@@ -86,12 +90,30 @@ class KubeRollout:
         return RolloutSnapshot(deployments.get("items") or [], replicasets.get("items") or [], pods.get("items") or [])
 
     def wait_for_change(self, timeout: float) -> None:
-        """Return on the next pod event after the last snapshot, or after ``timeout`` seconds at most."""
-        deadline = time.monotonic() + timeout
+        """Return on the next pod event after the last snapshot, after ``timeout`` seconds at most, or on cancellation.
+
+        The watch runs on a helper thread: a watch whose response has not started yet cannot be interrupted
+        from outside (``Watch.stop`` takes effect only once the stream is open), so cancellation wakes this
+        thread instead, and the helper ends with its watch's own timeout.
+        """
         if timeout < 1 or not self._pods_version:
-            time.sleep(max(0.0, timeout))
+            self.cancellation.wait(timeout)
             return
+        woke = threading.Event()
         watcher = watch.Watch()
+        unsubscribe = self.cancellation.subscribe(woke.set)
+        helper = threading.Thread(target=self._watch_once, args=(watcher, timeout, woke), daemon=True,
+                                  name="rollout-watch")
+        helper.start()
+        try:
+            woke.wait(timeout + 5)
+        finally:
+            unsubscribe()
+            watcher.stop()
+
+    def _watch_once(self, watcher: watch.Watch, timeout: float, woke: threading.Event) -> None:
+        """Set ``woke`` on the first pod event, when the watch ends, or after a bounded pause on an error."""
+        deadline = time.monotonic() + timeout
         try:
             for _event in watcher.stream(
                 self.core.list_namespaced_pod,
@@ -105,10 +127,11 @@ class KubeRollout:
                 return
         except ApiException as exc:
             if exc.status != 410:  # 410 Gone: history compacted; the caller re-lists anyway
-                time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
+                self.cancellation.wait(min(2.0, deadline - time.monotonic()))
         except Exception:  # noqa: BLE001 - a broken watch falls back to a bounded re-list
-            time.sleep(max(0.0, min(2.0, deadline - time.monotonic())))
+            self.cancellation.wait(min(2.0, deadline - time.monotonic()))
         finally:
+            woke.set()
             watcher.stop()
 
     def diagnose(self, pod_name: str) -> str:
@@ -165,14 +188,17 @@ def wait_for_rollout(
     prober: Prober | None = None,
     health_path: str = "/health",
     ready_path: str = "/ready",
+    cancellation: Cancellation | None = None,
     assess_snapshot: Callable[[RolloutSnapshot], Assessment] = assess,
 ) -> RolloutResult:
     """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
 
     ``graces`` overrides ``grace_seconds`` per transient signal. ``prober`` (optional) asks a Running pod that
     is not Ready what it answers on ``health_path`` and ``ready_path``, at most every ``tick_seconds``.
+    Raises ``OperationCancelled`` as soon as ``cancellation`` is set (the source's waits must wake up on it).
     ``assess_snapshot`` decides what "ready" means (the verified rollout passes its own: a pod to verify).
     """
+    pause_for = cancellation.wait if cancellation else time.sleep
     started = clock()
     tracker = SignalTracker(grace_seconds, graces)
     last_message, last_report = None, float("-inf")
@@ -180,6 +206,8 @@ def wait_for_rollout(
     api_error: str | None = None
     probes: dict[str, tuple[float, ReadinessProbe]] = {}
     while True:
+        if cancellation:
+            cancellation.raise_if_cancelled(f"waiting for the release's pods ({assessment.message})")
         elapsed = clock() - started
         try:
             raw = assess_snapshot(source.snapshot())
@@ -219,7 +247,7 @@ def wait_for_rollout(
         due = tracker.seconds_until_due(clock())
         pause = min(remaining, tick_seconds, due if due is not None else tick_seconds)
         if api_error:
-            time.sleep(max(0.0, min(pause, 2.0)))
+            pause_for(max(0.0, min(pause, 2.0)))
         else:
             source.wait_for_change(max(0.0, pause))
 

@@ -180,7 +180,9 @@ def current_revision_pods(snapshot: RolloutSnapshot) -> tuple[int, list[Mapping[
         meta, spec = _meta(deployment), deployment.get("spec") or {}
         desired += int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         if not _generation_observed(deployment):
-            notes.append(f"Deployment {meta.get('name')}: controller has not observed generation {meta.get('generation')} yet")
+            notes.append(
+                f"Deployment {meta.get('name')}: controller has not observed generation {meta.get('generation')} yet"
+            )
             continue
         owned = [rs for rs in snapshot.replicasets if _owned_by(rs, meta.get("uid", ""))]
         if not owned:
@@ -208,10 +210,14 @@ def _deployment_problem(deployment: Mapping[str, Any]) -> tuple[str, str] | None
     name = _meta(deployment).get("name")
     progressing = _condition(deployment, "Progressing")
     if progressing and progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return "ProgressDeadlineExceeded", f"Deployment {name}: ProgressDeadlineExceeded: {progressing.get('message', '')}".rstrip(": ")
+        message = f"Deployment {name}: ProgressDeadlineExceeded: {progressing.get('message', '')}"
+        return "ProgressDeadlineExceeded", message.rstrip(": ")
     failure = _condition(deployment, "ReplicaFailure")
     if failure and failure.get("status") == "True":
-        return "ReplicaFailure", f"Deployment {name}: ReplicaFailure {failure.get('reason', '')}: {failure.get('message', '')}"
+        return (
+            "ReplicaFailure",
+            f"Deployment {name}: ReplicaFailure {failure.get('reason', '')}: {failure.get('message', '')}",
+        )
     return None
 
 
@@ -281,7 +287,9 @@ def assess_pod(pod: Mapping[str, Any]) -> PodVerdict:
         return PodVerdict(name, TERMINAL, False, False, f"{phase}: {reason}: {message}", signal=reason)
     scheduled = _condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
-        return PodVerdict(name, FATAL, False, False, f"Pending: Unschedulable: {scheduled.get('message', '')}", signal="Unschedulable")
+        return PodVerdict(
+            name, FATAL, False, False, f"Pending: Unschedulable: {scheduled.get('message', '')}", signal="Unschedulable"
+        )
     statuses = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
     for container in statuses:
         found = _container_signal(container)
@@ -318,7 +326,9 @@ def assess(snapshot: RolloutSnapshot) -> Assessment:
         problem = _deployment_problem(deployment)
         if problem:
             verdicts = tuple(assess_pod(p) for p in pods)
-            return Assessment(FATAL, desired, verdicts, problem[1], tuple(v.name for v in verdicts if not v.ready), problem[0])
+            return Assessment(
+                FATAL, desired, verdicts, problem[1], tuple(v.name for v in verdicts if not v.ready), problem[0]
+            )
     if note == NO_DEPLOYMENT:
         # The Helm release has already created its objects when the verification runs: a Deployment still
         # missing after the grace period means the cluster no longer matches the state (deleted by hand, or a
@@ -492,7 +502,11 @@ def describe_pod(
     for condition in status.get("conditions") or []:
         if condition.get("status") != "True":
             message = f": {_one_line(condition['message'], 300)}" if condition.get("message") else ""
-            lines.append(f"  condition {condition.get('type')}={condition.get('status')} {condition.get('reason') or ''}{message}".rstrip())
+            line = (
+                f"  condition {condition.get('type')}={condition.get('status')} "
+                f"{condition.get('reason') or ''}{message}"
+            )
+            lines.append(line.rstrip())
     statuses = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
     if not statuses:
         lines.append("  containers: none started")

@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
+from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
 from .settings import (
     DEFAULTS,
@@ -48,6 +49,7 @@ OUTPUT_KEYS = (
     "duration_seconds",
     "endpoint",
     "verified_pods",
+    "initialization",
 )
 
 
@@ -67,6 +69,7 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
     """check / diff / create / update of ``DeploymentVerification``; delete has nothing to remove."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+        install_engine_cancel_hook()  # before any create/update starts waiting (components/cancellation.py)
         inputs, problems = validate(news)
         return dyn.CheckResult(inputs, [dyn.CheckFailure(p.property, p.reason) for p in problems])
 
@@ -91,7 +94,14 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
         settings = settings_from(props)
         access = KubeAccess.from_inputs(props)
-        report = verify_deployment(settings, lambda: api_client_for(access), _progress)
+        install_engine_cancel_hook()
+        try:
+            report = verify_deployment(settings, lambda: api_client_for(access), _progress,
+                                       cancellation=ENGINE_CANCELLATION)
+        except OperationCancelled as exc:
+            raise VerificationFailed(
+                f"verification of release {settings.release_name} (revision {settings.revision}) {exc}; it did not "
+                "pass, so the next `pulumi up` verifies again") from None
         if not report.passed:
             raise VerificationFailed(report.text()) from None
         _progress(report.headline())
@@ -128,6 +138,7 @@ class DeploymentVerificationArgs:
     unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
     image_pull_grace_seconds: pulumi.Input[float] = DEFAULTS["image_pull_grace_seconds"]
     ready_grace_seconds: pulumi.Input[float] = DEFAULTS["ready_grace_seconds"]
+    unschedulable_grace_seconds: pulumi.Input[float] = DEFAULTS["unschedulable_grace_seconds"]
     api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
     api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
     rollout: pulumi.Input[str] = DEFAULTS["rollout"]
@@ -154,6 +165,7 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     duration_seconds: pulumi.Output[float]
     endpoint: pulumi.Output[str]
     verified_pods: pulumi.Output[list]
+    initialization: pulumi.Output[dict | None]
 
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None

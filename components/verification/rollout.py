@@ -23,6 +23,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from ..cancellation import Cancellation
 from ..kube import KubeAccessError
 from .checks import ERROR, FAILED, PASSED, CheckResult, all_passed
 from .http_checks import HttpPlan, run_http_checks, skipped_http_checks
@@ -157,6 +158,7 @@ def verify_rollout(
     grace_seconds: float,
     headers_for: Callable[[client.ApiClient], dict[str, str]],
     report: Callable[..., Any],
+    cancellation: Cancellation,
 ) -> Any:
     """The verified rollout against the cluster; ``report`` builds the ``VerificationReport``."""
     plan = HttpPlan.from_settings(settings)
@@ -184,15 +186,15 @@ def verify_rollout(
                  f"before it gets traffic (readiness gate {settings.verified_condition}); "
                  f"budget {settings.pod_ready_timeout_seconds:g}s per pod")
         run = drive_rollout(
-            KubeRollout(api_client, settings.namespace, settings.release_name),
+            KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation),
             settings.verified_condition,
             settings.pod_ready_timeout_seconds,
             plan,
-            lambda pod: _check_pod(api_client, settings, plan, pod, headers, progress),
+            lambda pod: _check_pod(api_client, settings, plan, pod, headers, progress, cancellation),
             set_gate,
             progress,
             grace_seconds,
-            wait=functools.partial(wait_for_rollout, **wait_options(settings, api_client)),
+            wait=functools.partial(wait_for_rollout, cancellation=cancellation, **wait_options(settings, api_client)),
         )
     return report(run.rows, diagnosis=run.diagnosis, verified_pods=list(run.verified), latency=run.worst_latency,
                   endpoint="; ".join(run.endpoints))
@@ -200,11 +202,15 @@ def verify_rollout(
 
 def _check_pod(
     api_client: client.ApiClient, settings: VerificationSettings, plan: HttpPlan, pod: str, headers: dict[str, str],
-    progress: Progress,
+    progress: Progress, cancellation: Cancellation,
 ) -> PodCheck:
+    cancellation.raise_if_cancelled(f"checking new pod {pod}")
     try:
         port = _pod_port(settings, api_client, pod)
         with port_forward_endpoint(api_client, settings.namespace, pod, port, headers) as endpoint:
+            # Ctrl-C: the next request raises OperationCancelled (requests in flight finish within their timeout)
+            endpoint.client.event_hooks["request"].append(
+                lambda _request: cancellation.raise_if_cancelled("running the HTTP checks"))
             progress(f"HTTP checks of new pod {pod} via {endpoint.description}")
             outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless,
                                       endpoint.dial_failures, endpoint.proxy_error)

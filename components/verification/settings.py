@@ -19,6 +19,7 @@ from components.presets import (
     ROLLOUT_MODES,
     ROLLOUT_RECREATE,
     ROLLOUT_VERIFIED,
+    UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
     VERIFIED_CONDITION,
 )
@@ -65,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "unreachable_retry_seconds": 120.0,
     "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
     "ready_grace_seconds": READY_GRACE_SECONDS,
+    "unschedulable_grace_seconds": UNSCHEDULABLE_GRACE_SECONDS,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
     "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
@@ -113,6 +115,7 @@ class VerificationSettings:
     context: str = ""
     image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
     ready_grace_seconds: float = READY_GRACE_SECONDS
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
     rollout: str = ROLLOUT_RECREATE
     verified_condition: str = VERIFIED_CONDITION
 
@@ -275,6 +278,7 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "unreachable_retry_seconds": _seconds(0, inclusive=True),
     "image_pull_grace_seconds": _seconds(0, inclusive=True),
     "ready_grace_seconds": _seconds(0, inclusive=True),
+    "unschedulable_grace_seconds": _seconds(0, inclusive=False),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
     "rollout": _choice(*ROLLOUT_MODES),

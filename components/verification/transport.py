@@ -73,7 +73,11 @@ class RemoteSocket(Protocol):
 class LocalForwarder:
     """Listens on 127.0.0.1 (ephemeral port) and pipes every accepted connection to ``open_remote()``."""
 
-    def __init__(self, open_remote: Callable[[], RemoteSocket], describe_error: Callable[[Any], str | None] = lambda _r: None):
+    def __init__(
+        self,
+        open_remote: Callable[[], RemoteSocket],
+        describe_error: Callable[[Any], str | None] = lambda _r: None,
+    ):
         self._open_remote = open_remote
         self._describe_error = describe_error
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -318,9 +322,15 @@ def service_proxy_endpoint(
     token = configuration.get_api_key_with_prefix("authorization")
     if token:
         if "Authorization" in auth:
-            raise ValueError("service-proxy mode cannot send a vLLM API key: Authorization authenticates to the API server")
+            raise ValueError(
+                "service-proxy mode cannot send a vLLM API key: Authorization authenticates to the API server"
+            )
         auth["Authorization"] = token
-    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert) if configuration.verify_ssl else ssl.create_default_context()
+    context = (
+        ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+        if configuration.verify_ssl
+        else ssl.create_default_context()
+    )
     if not configuration.verify_ssl:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

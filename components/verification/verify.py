@@ -14,9 +14,11 @@ from typing import Any, ContextManager
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from ..cancellation import Cancellation
 from ..kube import KubeAccessError
 from .checks import ERROR, CheckResult, all_passed
 from .http_checks import HttpPlan, probe_readiness, run_http_checks, skipped_http_checks
+from .init_time import InitializationTimes, initialization_times
 from .pod_wait import KubeRollout, Prober, RolloutResult, wait_for_rollout
 from .pods import IMAGE_PULL, READY_ENDPOINT_FAILING, ReadinessProbe, pod_checks
 from .report import render_table, summary_outputs
@@ -42,6 +44,7 @@ class VerificationReport:
     verified_at: str = ""
     duration_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # reported even when every check passed
+    initialization: InitializationTimes | None = None
 
     @property
     def passed(self) -> bool:
@@ -79,6 +82,7 @@ class VerificationReport:
             "duration_seconds": round(self.duration_seconds, 2),
             "endpoint": self.endpoint,
             "verified_pods": list(self.verified_pods),
+            "initialization": self.initialization.as_output() if self.initialization else None,
         }
 
 
@@ -157,7 +161,8 @@ def readiness_prober(settings: VerificationSettings, api_client: client.ApiClien
 def wait_options(settings: VerificationSettings, api_client: client.ApiClient) -> dict[str, Any]:
     """``wait_for_rollout``'s per-signal graces and readiness prober for ``settings`` (both rollouts use them)."""
     return {
-        "graces": {IMAGE_PULL: settings.image_pull_grace_seconds, READY_ENDPOINT_FAILING: settings.ready_grace_seconds},
+        "graces": {IMAGE_PULL: settings.image_pull_grace_seconds, READY_ENDPOINT_FAILING: settings.ready_grace_seconds,
+                   "Unschedulable": settings.unschedulable_grace_seconds},
         "prober": readiness_prober(settings, api_client),
         "health_path": settings.health_path,
         "ready_path": settings.ready_path,
@@ -169,8 +174,13 @@ def verify_deployment(
     api_client_factory: Callable[[], client.ApiClient],
     progress: Progress = lambda _message: None,
     grace_seconds: float = 20.0,
+    cancellation: Cancellation | None = None,
 ) -> VerificationReport:
-    """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95."""
+    """Run the checklist: pods Running and Ready, then /health, /ready, completions and their p95.
+
+    Raises ``OperationCancelled`` when ``cancellation`` is set during the pod wait or the HTTP checks.
+    """
+    cancellation = cancellation or Cancellation()
     started = time.monotonic()
     plan = HttpPlan.from_settings(settings)
 
@@ -183,7 +193,7 @@ def verify_deployment(
         from .rollout import verify_rollout
 
         return verify_rollout(settings, api_client_factory, progress, grace_seconds,
-                              lambda api: api_headers(api, settings), report)
+                              lambda api: api_headers(api, settings), report, cancellation)
     try:
         api_client = api_client_factory()
     except KubeAccessError as exc:
@@ -192,11 +202,13 @@ def verify_deployment(
 
     with contextlib.closing(api_client):
         progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
+        source = KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation)
         rollout = wait_for_rollout(
-            KubeRollout(api_client, settings.namespace, settings.release_name),
+            source,
             settings.pod_ready_timeout_seconds,
             progress,
             grace_seconds=grace_seconds,
+            cancellation=cancellation,
             **wait_options(settings, api_client),
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
@@ -206,7 +218,11 @@ def verify_deployment(
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         warnings = rollout.assessment.warnings
         progress(f"pods: {rollout.assessment.message} ({rollout.outcome})")
+        initialization = None
+        with contextlib.suppress(ApiException, OSError, ValueError):  # a measurement, never a reason to fail
+            initialization = initialization_times(source.snapshot().pods, rollout.assessment.ready_pod_names)
 
+        cancellation.raise_if_cancelled("starting the HTTP checks")
         try:
             headers = api_headers(api_client, settings)
         except ValueError as exc:
@@ -214,6 +230,9 @@ def verify_deployment(
         try:
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:
+                # Ctrl-C: the next request raises OperationCancelled (requests in flight finish within their timeout)
+                endpoint.client.event_hooks["request"].append(
+                    lambda _request: cancellation.raise_if_cancelled("running the HTTP checks"))
                 progress(f"HTTP checks via {endpoint.description}")
                 outcome = run_http_checks(endpoint.client, plan, progress, endpoint.last_error, endpoint.hopeless,
                                           endpoint.dial_failures, endpoint.proxy_error)
@@ -225,5 +244,6 @@ def verify_deployment(
             endpoint=endpoint.description,
             verified_pods=rollout.assessment.ready_pod_names,
             warnings=warnings,
+            initialization=initialization,
         )
 

@@ -17,6 +17,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .extra_args import check_extra_args
 from .image import check_image_pinned
 from .namespace import check_namespace
 from .pod_security import check_pod_security
@@ -106,6 +107,10 @@ def all_policies() -> list[Policy]:
             "vllm-hf-token-from-secret",
             "The Hugging Face token is only referenced from a Kubernetes Secret, never a literal value.",
             check_hf_token_from_secret),
+        release_policy(
+            "vllm-extra-args-safe",
+            "model.extraArgs repeats no flag the chart sets and carries no secret (use the chart's settings).",
+            check_extra_args),
         StackValidationPolicy(
             name="vllm-post-deploy-verification",
             description=("Every vLLM release has a DeploymentVerification depending on it, for the same release, "

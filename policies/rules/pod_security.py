@@ -28,7 +28,8 @@ def check_pod_security(release: Release, config: Mapping[str, Any]) -> Iterator[
     if drop is not None and not is_unknown(drop):
         dropped = {str(cap).upper() for cap in elements(drop) if not is_unknown(cap)} if is_list(drop) else set()
         if "ALL" not in dropped:
-            yield (f"{release.label}: securityContext.capabilities.drop is {show(list(elements(drop)) if is_list(drop) else drop)}; "
+            yield (f"{release.label}: securityContext.capabilities.drop is "
+                   f"{show(list(elements(drop)) if is_list(drop) else drop)}; "
                    f"drop [\"ALL\"] and add back only what the image needs.")
     added = lookup(context, "capabilities", "add")
     if is_list(added) and len(added) > 0:

@@ -41,7 +41,8 @@ def check_timeouts(release: Release, config: Mapping[str, Any]) -> Iterator[str]
     startup = as_number(raw_startup)
     if not is_unknown(raw_startup):
         if startup is None or startup < budget:
-            yield (f"{release.label}: startup.budgetSeconds is {show(raw_startup)} but {budget_reason(release, config)}; "
+            yield (f"{release.label}: startup.budgetSeconds is {show(raw_startup)} "
+                   f"but {budget_reason(release, config)}; "
                    f"set startup.budgetSeconds >= {budget:g} so the startup probe does not kill a loading pod.")
     skip_await = release.prop("skipAwait")
     if is_unknown(skip_await) or as_bool(skip_await) is True:
@@ -50,7 +51,9 @@ def check_timeouts(release: Release, config: Mapping[str, Any]) -> Iterator[str]
     if is_unknown(raw_timeout):
         return
     timeout = as_number(raw_timeout)
-    shown = f"{show(raw_timeout)} s" if timeout is not None else f"not set (Helm waits {HELM_DEFAULT_TIMEOUT_SECONDS:g} s)"
+    shown = (
+        f"{show(raw_timeout)} s" if timeout is not None else f"not set (Helm waits {HELM_DEFAULT_TIMEOUT_SECONDS:g} s)"
+    )
     timeout = HELM_DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
     needed = max(budget, startup or 0.0)
     if timeout < needed:

@@ -9,14 +9,15 @@ from kubernetes import client, config
 
 from tests.support.cluster import ensure_cluster
 from tests.support.pulumi_project import PulumiProject, local_stack_config, pulumi_environment
-from tests.support.tools import require_tool
+from tests.support.tools import require_plugin, require_tool
 
 
 @pytest.fixture(scope="session")
 def cluster():
-    for tool in ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-pulumi-python",
+    for tool in ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python",
                  "kube-apiserver", "kwok"):
         require_tool(tool)
+    require_plugin("resource", "kubernetes")
     return ensure_cluster()
 
 

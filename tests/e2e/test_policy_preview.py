@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pulumi_project import pulumi_environment
-from tests.support.tools import require_tool
+from tests.support.tools import require_plugin, require_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +50,9 @@ class DeploymentVerification(dynamic.Resource, module="vllm", name="DeploymentVe
 @pytest.fixture(scope="module")
 def pulumi_env(tmp_path_factory) -> dict[str, str]:
     """tools/env.sh's environment, with a private backend and PULUMI_HOME and no cluster."""
-    for tool in ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-pulumi-python"):
+    for tool in ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python"):
         require_tool(tool)
+    require_plugin("resource", "kubernetes")
     home = tmp_path_factory.mktemp("pulumi")
     env = pulumi_environment(home / "backend", home / "home")
     env["PULUMI_CONFIG_PASSPHRASE"] = "policy-e2e"

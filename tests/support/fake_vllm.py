@@ -329,7 +329,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/models":
             return 200, {
                 "object": "list",
-                "data": [{"id": fake.model, "object": "model", "owned_by": "vllm", "root": fake.model, "max_model_len": 4096}],
+                "data": [
+                    {"id": fake.model, "object": "model", "owned_by": "vllm", "root": fake.model, "max_model_len": 4096}
+                ],
             }
         if path in COMPLETION_PATHS:
             if self.command != "POST":
@@ -357,14 +359,37 @@ class _Handler(BaseHTTPRequestHandler):
         max_tokens = int(body.get("max_tokens") or 16)
         words = DEFAULT_TEXT.split() if reply.content is None else reply.content.split()
         text = " ".join(words[:max_tokens]) if reply.content is None else reply.content
-        usage = {"prompt_tokens": 8, "completion_tokens": len(words[:max_tokens]), "total_tokens": 8 + len(words[:max_tokens])}
+        usage = {
+            "prompt_tokens": 8,
+            "completion_tokens": len(words[:max_tokens]),
+            "total_tokens": 8 + len(words[:max_tokens]),
+        }
         created = int(time.time())
         fake.count_success()
         if chat:
-            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length", "logprobs": None}
-            return 200, {"id": f"chatcmpl-{created}", "object": "chat.completion", "created": created, "model": fake.model, "choices": [choice], "usage": usage}
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "length",
+                "logprobs": None,
+            }
+            return 200, {
+                "id": f"chatcmpl-{created}",
+                "object": "chat.completion",
+                "created": created,
+                "model": fake.model,
+                "choices": [choice],
+                "usage": usage,
+            }
         choice = {"index": 0, "text": text, "finish_reason": "length", "logprobs": None}
-        return 200, {"id": f"cmpl-{created}", "object": "text_completion", "created": created, "model": fake.model, "choices": [choice], "usage": usage}
+        return 200, {
+            "id": f"cmpl-{created}",
+            "object": "text_completion",
+            "created": created,
+            "model": fake.model,
+            "choices": [choice],
+            "usage": usage,
+        }
 
 
 def _error(message: str, kind: str, code: int) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "additional_secret_outputs": list(request.additionalSecretOutputs),
                 "secret_inputs": sorted(k for k, v in request.object.fields.items() if _is_secret(v)),
                 "keys": sorted(request.object.fields),
+                "alias_names": sorted(a.spec.name for a in request.aliases if a.HasField("spec")),
             })
         return response
 
@@ -64,8 +65,9 @@ class ProgramMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         self.inputs[args.name] = _plain(args.inputs)
         if args.typ == "kubernetes:helm.sh/v3:Release":
-            state["status"] = {"revision": 1, "name": args.inputs.get("name"), "namespace": args.inputs.get("namespace"),
-                               "status": "deployed", "chart": "vllm-deployment", "version": "0.1.0"}
+            state["status"] = {"revision": 1, "name": args.inputs.get("name"),
+                               "namespace": args.inputs.get("namespace"), "status": "deployed",
+                               "chart": "vllm-deployment", "version": "0.1.0"}
         elif args.typ.endswith("vllm:GpuCapacityGate"):
             state.update({"placeable_replicas": 2, "waited_seconds": 0.5, "nodes": []})
         elif args.typ.endswith("vllm:DeploymentVerification"):
@@ -73,6 +75,12 @@ class ProgramMocks(pulumi.runtime.Mocks):
                           "p50_seconds": 0.1, "p95_seconds": 0.2, "max_seconds": 0.3,
                           "n": int(args.inputs.get("samples", 20)), "verified_at": "2026-01-01T00:00:00Z",
                           "verified_revision": args.inputs.get("revision")})
+        elif args.typ.endswith("vllm:ModelRegistryEntry"):
+            state.update({"entry_id": 1, "status": "active", "schema_version": 2, "database": "db:5432/registry",
+                          "endpoint": f"http://{args.inputs.get('release_name')}.{args.inputs.get('namespace')}"
+                                      ".svc.cluster.local:8000",
+                          "created_at": "2026-01-01T00:00:01+00:00", "updated_at": "2026-01-01T00:00:01+00:00",
+                          "updated_by": "mock@vllm-deploy/stack"})
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -103,7 +111,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     mocks = ProgramMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_all_config(stack_config(stack, override), ["vllm-deploy:kubernetes"])
+    pulumi.runtime.set_all_config(stack_config(stack, override), ["vllm-deploy:kubernetes", "vllm-deploy:registry"])
     pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack=stack, preview=False, monitor=monitor)
     outputs: dict = {}
     error = None
@@ -115,6 +123,8 @@ def main(argv: list[str]) -> int:
         return pulumi.Output.all(
             release_name=model.release_name, namespace=model.namespace, revision=model.revision,
             endpoint=model.endpoint, verification=model.verification, gpu_wait=model.gpu_wait,
+            registry=model.registry,
+            deployed=model.deployed,
         ).apply(outputs.update)
 
     try:

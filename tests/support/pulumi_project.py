@@ -20,9 +20,10 @@ PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "charts", "policies
 
 
 def pulumi_environment(backend: Path, home: Path) -> dict[str, str]:
-    """tools/env.sh's environment with a private backend and PULUMI_HOME."""
+    """tools/env.sh's environment with a private backend and PULUMI_HOME (the built plugins installed in it)."""
     dump = subprocess.run(["bash", "-c", f". {ROOT / 'tools' / 'env.sh'} >/dev/null && env -0"],
                           capture_output=True, check=True, timeout=60).stdout.decode()
+    subprocess.run([str(ROOT / "tools" / "pulumi-plugins"), str(home)], check=True, timeout=120)
     env = dict(line.split("=", 1) for line in dump.split("\0") if "=" in line)
     backend.mkdir(parents=True, exist_ok=True)
     env.update(PULUMI_HOME=str(home), PULUMI_BACKEND_URL=f"file://{backend}", PULUMI_CONFIG_PASSPHRASE="e2e",
@@ -110,6 +111,8 @@ def local_stack_config(kubeconfig: Path, release: str, namespace: str, /, **over
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}
     config["kubernetes"] = {"kubeconfig": str(kubeconfig), "context": "vllm-local"}
     config["release"] = {**config["release"], "name": release, "namespace": namespace}
+    # Tests share the local cluster's registry database: only tests that ask for the registry write to it.
+    config["registry"] = {"enabled": False}
     for section, values in overrides.items():
         config[section] = {**config.get(section, {}), **values} if isinstance(values, dict) else values
     return config

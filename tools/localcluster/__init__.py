@@ -9,6 +9,8 @@ Processes (each one module's job; state in <repo>/.state/cluster, binaries from 
 - kwok (kwok.py): nodes and pods are simulated; its kubelet API serves port-forward, logs and exec;
 - vllm-sim: the shared simulator (``VLLM_SIM_URL``), behind port 8000 of every pod the runner does not run;
 - pod-runner (runner.py): gives each vLLM pod (label ``app.kubernetes.io/name=vllm``) its own process.
+- postgres (postgres.py): the model registry's PostgreSQL on 127.0.0.1 (initdb into <repo>/.state/postgres, then
+  pg_ctl; as root run as the ``postgres`` user), for the ``local`` stack's registry.
 
 Readiness (kwok.py, our stages): a pod is Ready only when every container is ready and every
 ``spec.readinessGates`` condition is True in ``status.conditions``. Patching a gate's condition True through

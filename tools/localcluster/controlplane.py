@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from . import kwok, manifests
+from . import kwok, manifests, postgres
 from .egress import egress_config
 from .engines import DEFAULT_ENGINE
 from .health import client_ssl, http_ok, insecure_ssl, wait_for
@@ -127,6 +127,7 @@ class Cluster:
         layout, procs = self.layout, self.procs
         info = self.load_info()
         if info and all(self.health(info).values()) and self.nodes_ready():
+            self.start_postgres()
             log(f"already up and healthy (kubeconfig {layout.kubeconfig}, context {CONTEXT})")
             wanted = "custom" if os.environ.get("VLLM_SIM_CMD") else "llm-d-inference-sim"
             if info["sim"]["kind"] != wanted:
@@ -204,10 +205,20 @@ class Cluster:
             "get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
             "kube-controller-manager")
 
+        self.start_postgres()
         log(f"up in {time.monotonic() - t0:.1f}s: apiserver {server}, simulator {info['sim']['url']} "
             f"({info['sim']['kind']}, model {sim_model}), engine {engine} for each vLLM pod")
         log(f"export KUBECONFIG={layout.kubeconfig}   # context {CONTEXT}")
         return 0
+
+    def start_postgres(self) -> None:
+        """The model registry's PostgreSQL on 127.0.0.1 (postgres.py), data in .state/postgres."""
+        try:
+            server = postgres.start(self.layout.postgres)
+        except postgres.PostgresError as exc:
+            raise ClusterError(str(exc)) from None
+        log(f"postgres {postgres.database_url(server)} (password in {server.pgpass}; "
+            "`source tools/env.sh` exports PG*)")
 
     def start_simulator(self, info: dict, sim_cmd: str | None, extra_args: list[str] | tuple[str, ...] = ()) -> None:
         """The shared simulator: $VLLM_SIM_CMD, or llm-d-inference-sim with ``extra_args``.
@@ -248,6 +259,9 @@ class Cluster:
         for f in (layout.info, layout.state / "kwok.yaml", layout.runner_state, layout.sim_defaults,
                   layout.egress_socket):
             f.unlink(missing_ok=True)
+        if postgres.status(layout.postgres) is not None and not quiet:
+            log("stopping postgres")
+        postgres.stop(layout.postgres, remove=True)
         if not quiet:
             log("down (data removed; PKI and logs kept in .state/cluster)")
         return 0
@@ -317,6 +331,10 @@ class Cluster:
                 state = "config error" if p["config_error"] else "ready" if p["ready"] else \
                     "running" if p["pid"] else "crashed"
                 print(f"  {key:50s} {HOST}:{p['port']:<6} {state} (restarts {p['restarts']})")
+        database = postgres.status(self.layout.postgres)
+        print(f"{'postgres':26s} {'ok' if database else 'DOWN':5s} pid={database.pid if database else '-'}"
+              + (f"   {postgres.database_url(database)}" if database else ""))
+        ok = ok and database is not None
         if h["kube-apiserver"]:
             print(self.kubectl("get", "nodes", "-o", "wide", check=False).stdout.rstrip())
             ok = ok and self.nodes_ready()
@@ -329,6 +347,7 @@ class Cluster:
             "KUBECONFIG": str(self.layout.kubeconfig), "KUBE_CONTEXT": CONTEXT,
             "VLLM_SIM_URL": info["sim"]["url"], "VLLM_SIM_PORT": str(info["sim"]["port"]),
             "VLLM_SIM_MODEL": info["sim"]["model"], "VLLM_GPU_NODES": ",".join(info["gpu_nodes"]),
+            **postgres.env(self.layout.postgres),
         }
         if as_json:
             print(json.dumps({**info, "env": vals}, indent=2))

@@ -49,6 +49,11 @@ class Layout:
         return self.root / ".tools" / "share"
 
     @property
+    def postgres(self) -> Path:
+        """The model registry's PostgreSQL (postgres.py): data, password file, log."""
+        return self.root / ".state" / "postgres"
+
+    @property
     def stages(self) -> Path:
         """kwok's upstream stage files, copied by tools/build (install_extras)."""
         return self.share / "kwok" / "stages"

@@ -68,7 +68,9 @@ class ReadyEndpoint:
         return 200, {"status": "ready", "models": names}
 
     async def _get(self, scope, path: str) -> _Captured:
-        headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-length", b"authorization")]
+        headers = [
+            (k, v) for k, v in scope.get("headers", []) if k.lower() not in (b"content-length", b"authorization")
+        ]
         api_key = os.environ.get("VLLM_API_KEY")
         if api_key:  # probes carry no credentials; the sub-request authenticates as the server itself
             headers.append((b"authorization", f"Bearer {api_key}".encode()))

@@ -56,3 +56,13 @@ vllm-deploy/environment: {{ .Values.environment }}
 {{- define "vllm.cacheClaimName" -}}
 {{- default (printf "%s-model-cache" (include "vllm.fullname" .)) .Values.modelCache.persistence.existingClaim }}
 {{- end }}
+
+{{/* PromQL matchers of this release's vLLM series: the labels a ServiceMonitor scrape attaches (job = Service). */}}
+{{- define "vllm.metricsSelector" -}}
+{{- default (printf "job=%q, namespace=%q" (include "vllm.fullname" .) .Release.Namespace) .Values.prometheusRule.metricsSelector }}
+{{- end }}
+
+{{/* PromQL matchers of this release's pods in kube-state-metrics series (Deployment pods: <name>-<hash>-<id>). */}}
+{{- define "vllm.podSelector" -}}
+{{- default (printf "namespace=%q, pod=~%q" .Release.Namespace (printf "%s-[a-z0-9]{6,10}-[a-z0-9]{5}" (include "vllm.fullname" .))) .Values.prometheusRule.podSelector }}
+{{- end }}

@@ -34,7 +34,9 @@ def client():
     clients: list[httpx.Client] = []
 
     def make(server: FakeVllm, **kwargs) -> httpx.Client:
-        http = httpx.Client(base_url=server.url, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), **kwargs)
+        http = httpx.Client(
+            base_url=server.url, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), **kwargs
+        )
         clients.append(http)
         return http
 

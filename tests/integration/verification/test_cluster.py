@@ -95,7 +95,8 @@ def test_direct_mode_against_the_simulator(cluster, api, namespace):
 def test_unschedulable_fails_fast_with_the_scheduler_message_and_events(cluster, api, namespace):
     kube.create_deployment(api, namespace, "llama-big", gpus=3)  # more than any node has
     started = time.monotonic()
-    report, lines = run(cluster, namespace, "llama-big", grace_seconds=5, pod_ready_timeout_seconds=600)
+    report, lines = run(cluster, namespace, "llama-big", grace_seconds=5, pod_ready_timeout_seconds=600,
+                        unschedulable_grace_seconds=5)
     elapsed = time.monotonic() - started
     assert elapsed < 60, "fail fast, not after the 600 s budget"
     running, ready = report.results[:2]

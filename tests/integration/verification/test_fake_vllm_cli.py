@@ -52,15 +52,26 @@ def test_cli_serves_vllm_endpoints_after_the_startup_delay():
             chat = http.post("/v1/chat/completions", json=body)
             assert chat.status_code == 200 and time.perf_counter() - started >= 0.05
             assert chat.json()["choices"][0]["message"]["content"] == "Hello! I am a"
-            legacy = http.post("/v1/completions", json={"model": "llama-7b-development", "prompt": "Hi", "max_tokens": 2})
+            legacy = http.post(
+                "/v1/completions", json={"model": "llama-7b-development", "prompt": "Hi", "max_tokens": 2}
+            )
             assert legacy.json()["choices"][0]["text"] == "Hello! I"
             metrics = http.get("/metrics")
-            assert 'vllm:request_success_total{finished_reason="length",model_name="llama-7b-development"} 2.0' in metrics.text
+            assert (
+                'vllm:request_success_total{finished_reason="length",model_name="llama-7b-development"} 2.0'
+                in metrics.text
+            )
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
 
 
 def test_cli_rejects_a_bad_fail_rate():
-    run = subprocess.run([sys.executable, "-m", "tests.support.fake_vllm", "--fail-rate", "2"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.support.fake_vllm", "--fail-rate", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and "--fail-rate must be between 0 and 1" in run.stderr

@@ -35,7 +35,12 @@ def test_requests_are_sequential_on_one_keep_alive_connection_with_a_fixed_body(
     assert len({r.client_port for r in server.requests}) == 1
     bodies = [r.body for r in server.requests_to(CHAT)]
     assert len(bodies) == 7 and all(b == bodies[0] for b in bodies)
-    assert bodies[0] == {"model": MODEL, "max_tokens": 9, "temperature": 0, "messages": [{"role": "user", "content": "Say hi"}]}
+    assert bodies[0] == {
+        "model": MODEL,
+        "max_tokens": 9,
+        "temperature": 0,
+        "messages": [{"role": "user", "content": "Say hi"}],
+    }
 
 
 @pytest.mark.parametrize("path, name_index", [("/health", 0), ("/ready", 1)])
@@ -59,7 +64,9 @@ def test_ready_answers_503_while_loading_in_unready_mode(fake_vllm, client):
 
 def test_completion_error_status_fails_at_once(fake_vllm, client):
     server = fake_vllm()
-    server.script.push(CHAT, Reply(status=500, body={"object": "error", "message": "CUDA error: an illegal memory access"}))
+    server.script.push(
+        CHAT, Reply(status=500, body={"object": "error", "message": "CUDA error: an illegal memory access"})
+    )
     outcome = run_http_checks(client(server), plan(warmup_requests=1))
     completions, latency = outcome.results[2:]
     assert completions.status == FAILED and completions.observed.startswith("warm-up 1/1: HTTP 500: ")
@@ -70,7 +77,8 @@ def test_completion_error_status_fails_at_once(fake_vllm, client):
 def test_wrong_model_name_shows_vllms_404(fake_vllm, client):
     server = fake_vllm()
     outcome = run_http_checks(client(server), plan(model="other-model", samples=2))
-    assert "HTTP 404" in outcome.results[2].observed and "The model `other-model` does not exist." in outcome.results[2].observed
+    observed = outcome.results[2].observed
+    assert "HTTP 404" in observed and "The model `other-model` does not exist." in observed
 
 
 def test_empty_completion_fails(fake_vllm, client):
@@ -78,7 +86,9 @@ def test_empty_completion_fails(fake_vllm, client):
     script = [Reply()] * 3 + [Reply(content="")]
     server.script.push(CHAT, *script)
     completions = run_http_checks(client(server), plan(samples=10)).results[2]
-    assert completions.status == FAILED and completions.observed.startswith("sample 4/10: HTTP 200 but the completion is empty")
+    assert completions.status == FAILED and completions.observed.startswith(
+        "sample 4/10: HTTP 200 but the completion is empty"
+    )
 
 
 def test_legacy_completions_endpoint(fake_vllm, client):
@@ -115,7 +125,9 @@ def test_p95_failure_message_lists_expected_and_observed(fake_vllm, client):
     script_latencies(server, [FAST] * 18 + [0.65, 0.85])
     latency = run_http_checks(client(server), plan(samples=20)).results[3]
     assert latency.expected == "p95 <= 0.30s (N=20)"
-    assert re.fullmatch(r"p95 0\.6\ds > 0\.30s \(N=20, p50 [0-9.e-]+s, max 0\.8\ds\)", latency.observed), latency.observed
+    assert re.fullmatch(
+        r"p95 0\.6\ds > 0\.30s \(N=20, p50 [0-9.e-]+s, max 0\.8\ds\)", latency.observed
+    ), latency.observed
 
 
 def test_early_stop_after_the_warmup_once_the_p95_cannot_pass(fake_vllm, client):
@@ -136,7 +148,9 @@ def test_early_stop_counts_requests_exactly(fake_vllm, client):
     outcome = run_http_checks(client(server), plan(samples=20))
     assert outcome.results[3].status == FAILED and outcome.latency.n == 2
     assert len(server.requests_to(CHAT)) == 2
-    assert re.match(r"p95 >= 0\.6\ds > 0\.30s \(stopped early after 2 of 20: 2 over 0\.30s", outcome.results[3].observed)
+    assert re.match(
+        r"p95 >= 0\.6\ds > 0\.30s \(stopped early after 2 of 20: 2 over 0\.30s", outcome.results[3].observed
+    )
 
 
 def test_warmup_requests_are_excluded(fake_vllm, client):
@@ -241,7 +255,8 @@ def test_resets_before_any_request_is_answered_stop_the_run_once_the_p95_cannot_
 def test_fail_rate_produces_measured_failures(fake_vllm, client):
     server = fake_vllm(fail_rate=1.0)
     completions = run_http_checks(client(server), plan(samples=3)).results[2]
-    assert completions.status == FAILED and "HTTP 500" in completions.observed and "simulated failure" in completions.observed
+    observed = completions.observed
+    assert completions.status == FAILED and "HTTP 500" in observed and "simulated failure" in observed
 
 
 def test_auth_failures_show_the_status_but_never_the_credentials(fake_vllm, client):

@@ -56,7 +56,9 @@ def test_requests_go_through_the_service_proxy_path_with_the_kube_credentials(ap
 
 def test_a_vllm_api_key_cannot_be_sent_through_the_proxy(api_server):
     with pytest.raises(ValueError, match="cannot send a vLLM API key"):
-        with service_proxy_endpoint(api_client(api_server, "kube-token"), "system", "llama", 8000, {"Authorization": "Bearer k"}):
+        with service_proxy_endpoint(
+            api_client(api_server, "kube-token"), "system", "llama", 8000, {"Authorization": "Bearer k"}
+        ):
             pass
 
 

@@ -25,7 +25,10 @@ def tcp_to(server):
 
 def test_checks_pass_through_the_forwarder_on_one_forwarded_connection(fake_vllm):
     server = fake_vllm(latency_seconds=0.01)
-    with LocalForwarder(tcp_to(server)) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
+    with (
+        LocalForwarder(tcp_to(server)) as forwarder,
+        httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http,
+    ):
         outcome = run_http_checks(http, plan(samples=20, warmup_requests=2, p95_limit_seconds=3.0))
     assert [r.status for r in outcome.results] == [PASSED] * 4
     assert forwarder.connections == 1 and len({r.client_port for r in server.requests}) == 1
@@ -36,7 +39,9 @@ def test_remote_that_cannot_be_opened_is_explained(fake_vllm):
         raise RuntimeError("(403) Forbidden: pods/portforward is forbidden")
 
     with LocalForwarder(broken) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
-        outcome = run_http_checks(http, plan(samples=2, unreachable_retry_seconds=0.5), explain_unreachable=lambda: forwarder.last_error)
+        outcome = run_http_checks(
+            http, plan(samples=2, unreachable_retry_seconds=0.5), explain_unreachable=lambda: forwarder.last_error
+        )
     health = outcome.results[0]
     assert health.status == ERROR
     assert "port-forward failed: (403) Forbidden: pods/portforward is forbidden" in health.observed
@@ -83,7 +88,13 @@ def test_a_refused_port_forward_stops_the_retries_at_once(fake_vllm):
     from kubernetes.client.exceptions import ApiException
 
     def forbidden():
-        raise ApiException(status=0, reason='Handshake status 403 Forbidden -+-+- {} -+-+- {"message": "pods \\"p\\" is forbidden: User \\"ci\\" cannot create resource \\"pods/portforward\\""}')
+        raise ApiException(
+            status=0,
+            reason=(
+                'Handshake status 403 Forbidden -+-+- {} -+-+- '
+                '{"message": "pods \\"p\\" is forbidden: User \\"ci\\" cannot create resource \\"pods/portforward\\""}'
+            ),
+        )
 
     with LocalForwarder(forbidden) as forwarder, httpx.Client(base_url=f"http://127.0.0.1:{forwarder.port}") as http:
         started = time.monotonic()
@@ -93,7 +104,10 @@ def test_a_refused_port_forward_stops_the_retries_at_once(fake_vllm):
         )
     assert time.monotonic() - started < 5  # not the 60 s window
     assert outcome.results[0].status == ERROR
-    assert 'Handshake status 403 Forbidden: pods "p" is forbidden: User "ci" cannot create resource "pods/portforward"' in outcome.results[0].observed
+    expected = (
+        'Handshake status 403 Forbidden: pods "p" is forbidden: User "ci" cannot create resource "pods/portforward"'
+    )
+    assert expected in outcome.results[0].observed
 
 
 def test_a_port_forward_the_api_server_answers_503_is_could_not_measure_not_a_dropped_sample(fake_vllm):

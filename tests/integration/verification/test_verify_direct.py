@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import components.verification.verify as verify_module
+from components.cancellation import Cancellation, OperationCancelled
 from components.kube import KubeAccessError
 from components.verification.pods import RolloutSnapshot
 from components.verification.settings import settings_from
@@ -26,7 +27,7 @@ class StaticRollout:
 
     pods: list = []
 
-    def __init__(self, api_client, namespace, release):
+    def __init__(self, api_client, namespace, release, **_options):
         assert (namespace, release) == ("system", RELEASE)
 
     def snapshot(self):
@@ -121,3 +122,17 @@ def test_unreadable_kubeconfig_is_an_error_row(fake_vllm, rollout):
 def test_default_direct_url_is_the_in_cluster_service_name():
     settings = settings_from({"namespace": "system", "release_name": RELEASE, "revision": 1, "access_mode": "direct"})
     assert settings.direct_url == "http://llama-7b-development.system.svc.cluster.local:8000"
+
+
+def test_cancellation_during_the_http_checks_stops_before_the_next_request(fake_vllm, rollout):
+    rollout.pods = [pod("llama-abc")]
+    server = fake_vllm()
+    cancellation = Cancellation()
+
+    def progress(line: str) -> None:
+        if line.startswith("HTTP checks via"):
+            cancellation.cancel("cancelled by the user")
+
+    with pytest.raises(OperationCancelled, match="cancelled by the user while running the HTTP checks"):
+        verify_deployment(settings_for(server), FakeApiClient, progress, cancellation=cancellation)
+    assert server.requests == []

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.tools
 
 def helm(*args: str, check=True) -> subprocess.CompletedProcess:
     return subprocess.run([str(require_tool("helm")), *args], capture_output=True, text=True, check=check,
-                          env={"HOME": "/tmp", "HELM_CACHE_HOME": "/tmp/helm-cache", "HELM_CONFIG_HOME": "/tmp/helm-config",
-                               "HELM_DATA_HOME": "/tmp/helm-data", "PATH": "/usr/bin:/bin"})
+                          env={"HOME": "/tmp", "HELM_CACHE_HOME": "/tmp/helm-cache",
+                               "HELM_CONFIG_HOME": "/tmp/helm-config", "HELM_DATA_HOME": "/tmp/helm-data",
+                               "PATH": "/usr/bin:/bin"})
 
 
 def render(values: dict | None = None, values_file: str | None = None, release="llama-7b-development") -> list[dict]:
@@ -109,7 +110,9 @@ def test_startup_probe_covers_the_model_loading_budget(values_file, budget):
 
 def test_ready_middleware_ships_in_a_configmap_identical_to_the_tested_file():
     docs = render(values_file="values-development.yaml")
-    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("ready-middleware"))
+    config_map = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("ready-middleware")
+    )
     shipped = config_map["data"]["vllm_ready_middleware.py"]
     assert shipped.strip() == (CHART / "files" / "vllm_ready_middleware.py").read_text().strip()
 
@@ -153,7 +156,8 @@ def test_optional_observability_is_off_by_default_and_renders_when_enabled():
 @pytest.mark.parametrize("override,message", [
     ({"image": {"tag": "latest"}}, "at '/image/tag'"),
     ({"model": {"size": "huge"}}, "at '/model/size': value must be one of 'small', 'medium', 'large'"),
-    ({"resources": {"limits": {"nvidia.com/gpu": 0}}}, "at '/resources/limits/nvidia.com~1gpu': minimum: got 0, want 1"),
+    ({"resources": {"limits": {"nvidia.com/gpu": 0}}},
+     "at '/resources/limits/nvidia.com~1gpu': minimum: got 0, want 1"),
     ({"resources": {"limits": {"memory": "32GB"}}}, "at '/resources/limits/memory'"),
 ])
 def test_schema_rejects_bad_values(override, message):

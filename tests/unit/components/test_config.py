@@ -300,6 +300,40 @@ def test_20_or_more_samples_warn_nothing(samples):
     assert [w for w in warnings if "verification.samples" in w] == []
 
 
+def test_node_autoscaling_gives_unschedulable_pods_minutes_for_a_node_to_join():
+    plain = validate_config(base())
+    assert plain.verification.unschedulable_grace_seconds == 90  # covers a replaced release's pods terminating
+    autoscaled = validate_config(with_change("scheduling", {"allowNodeAutoscaling": True, "nodeGroupGpus": 8}))
+    assert autoscaled.scheduling.node_group_gpus == 8
+    assert autoscaled.verification.unschedulable_grace_seconds == 600
+    tuned = with_change("scheduling", {"allowNodeAutoscaling": True})
+    tuned["verification"] = {**tuned.get("verification", {}), "unschedulableGraceSeconds": 1200}
+    assert validate_config(tuned).verification.unschedulable_grace_seconds == 1200
+
+
+@pytest.mark.parametrize("scheduling,expected", [
+    ({"nodeGroupGpus": 8},
+     "vllm-deploy:scheduling.nodeGroupGpus: 8 is not valid; it describes the nodes an autoscaler adds; set "
+     "allowNodeAutoscaling: true or remove it"),
+    ({"allowNodeAutoscaling": True, "nodeGroupGpus": 0.5},
+     "vllm-deploy:scheduling.nodeGroupGpus: 0.5 is not valid; expected a whole number >= 0 and <= 64"),
+])
+def test_node_group_gpus_are_checked(scheduling, expected):
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("scheduling", scheduling))
+    assert error.value.problems == [expected]
+
+
+def test_a_node_group_smaller_than_a_pod_is_refused_at_preview():
+    config = with_change("scheduling", {"allowNodeAutoscaling": True, "nodeGroupGpus": 1})
+    config["resources"]["limits"]["nvidia.com/gpu"] = 2
+    config["model"]["size"] = "small"
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert "vllm-deploy:scheduling.nodeGroupGpus: 1 is not valid; a node of 1 GPUs can never fit a pod of " \
+           "resources.limits.nvidia.com/gpu = 2" in error.value.problems
+
+
 def test_recreate_warns_that_it_means_downtime_and_verified_does_not():
     warnings = config_warnings(validate_config(with_change("release.rollout", "recreate")))
     assert warnings == [

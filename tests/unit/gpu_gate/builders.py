@@ -73,5 +73,7 @@ def pod(
     }
 
 
-def release_pod(name: str, node_name: str, gpus: object = 1, *, release: str = "llama", namespace: str = "system") -> dict:
+def release_pod(
+    name: str, node_name: str, gpus: object = 1, *, release: str = "llama", namespace: str = "system"
+) -> dict:
     return pod(name, node_name, gpus, namespace=namespace, labels={"app.kubernetes.io/instance": release})

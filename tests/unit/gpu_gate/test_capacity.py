@@ -71,10 +71,11 @@ SITUATIONS = [
     Situation("Succeeded and Failed pods hold no GPUs", [node("g0", 2)],
               [pod("done", "g0", 1, phase="Succeeded"), pod("crashed", "g0", 1, phase="Failed")], need(2), 2, True,
               free={"g0": 2}),
-    Situation("pending pods not bound to a node take nothing", [node("g0", 2)], [pod("pending", None, 2, phase="Pending")],
-              need(2), 2, True, free={"g0": 2}),
+    Situation("pending pods not bound to a node take nothing", [node("g0", 2)],
+              [pod("pending", None, 2, phase="Pending")], need(2), 2, True, free={"g0": 2}),
     Situation("init containers: the larger of init max and container sum",
-              [node("g0", 4)], [pod("o", "g0", containers=[container(1)], init_containers=[container(3), container(2)])],
+              [node("g0", 4)],
+              [pod("o", "g0", containers=[container(1)], init_containers=[container(3), container(2)])],
               need(), 1, True, free={"g0": 1}),
     Situation("sidecar init containers add to the running containers",
               [node("g0", 4)],
@@ -87,10 +88,19 @@ SITUATIONS = [
     Situation("each pod must fit on one node: 2 free GPUs on two nodes are not one 2-GPU slot",
               [node("g0", 2), node("g1", 2)], [pod("a", "g0", 1), pod("b", "g1", 1)], need(1, 2), 0, False,
               free={"g0": 1, "g1": 1}),
-    Situation("own pods on update count as free", [node("g0", 2)], [release_pod("llama-0", "g0", 2)], need(1, 2), 1, True,
-              free={"g0": 2}),
+    Situation("own pods on update count as free", [node("g0", 2)], [release_pod("llama-0", "g0", 2)], need(1, 2),
+              1, True, free={"g0": 2}),
     Situation("same label in another namespace is not the release", [node("g0", 2)],
               [release_pod("llama-0", "g0", 2, namespace="elsewhere")], need(1, 2), 0, False, free={"g0": 0}),
+    Situation("renamed release: the old name's pods are deleted first, so their GPUs count as free",
+              [node("g0", 2), node("g1", 2)],
+              [release_pod("old-0", "g0", 2, release="old"), release_pod("old-1", "g1", 2, release="old")],
+              need(2, 2, replacing=(("system", "old"),)), 2, True, free={"g0": 2, "g1": 2}),
+    Situation("moved namespace: the pods in the old namespace count as free",
+              [node("g0", 2)], [release_pod("llama-0", "g0", 2, namespace="before")],
+              need(1, 2, replacing=(("before", "llama"),)), 1, True, free={"g0": 2}),
+    Situation("a rename without the previous release named keeps the old pods' GPUs taken",
+              [node("g0", 2)], [release_pod("old-0", "g0", 2, release="old")], need(1, 2), 0, False, free={"g0": 0}),
     Situation("GPU-labelled node without GPUs: device plugin not ready, so not impossible",
               [node("g0", 2), node("g1", None)], [pod("o", "g0", 2)], need(1, 4), 0, False,
               excluded={"g1": "device plugin not ready"}),
@@ -102,6 +112,15 @@ SITUATIONS = [
               impossible="no node matches node selector node-type=gpu"),
     Situation("no node matches, but an autoscaler may add one", [cpu_node("c0")], [], need(allow_node_autoscaling=True),
               0, False),
+    Situation("autoscaling from zero: the declared node group fits a pod, so the pods may go Pending",
+              [cpu_node("c0")], [], need(2, 2, allow_node_autoscaling=True, node_group_gpus=4), 0, True),
+    Situation("autoscaling: a busy node of the group shows the shape the autoscaler adds",
+              [node("g0", 2)], [pod("o", "g0", 2)], need(1, 2, allow_node_autoscaling=True), 0, True),
+    Situation("autoscaling: a busy node too small for the pod is no template",
+              [node("g0", 2)], [pod("o", "g0", 2)], need(1, 4, allow_node_autoscaling=True), 0, False),
+    Situation("autoscaling: a node group smaller than the pod can never fit it",
+              [cpu_node("c0")], [], need(1, 4, allow_node_autoscaling=True, node_group_gpus=2), 0, False,
+              impossible="the autoscaler's node group adds nodes of 2"),
     Situation("pod larger than any matching node: impossible", [node("g0", 2), node("g1", 2)], [], need(1, 4), 0, False,
               impossible="each pod needs 4 nvidia.com/gpu but the largest node matching node-type=gpu has 2"),
     Situation("more one-node slots needed than exist even when empty: impossible",
@@ -109,8 +128,8 @@ SITUATIONS = [
     Situation("busy cluster that could fit when emptied is only waiting", [node("g0", 2), node("g1", 2)],
               [pod("a", "g0", 2), pod("b", "g1", 2)], need(2, 2), 0, False),
     Situation("quantities as strings, milli-units and limits-only containers",
-              [node("g0", "4000m")], [pod("o", "g0", containers=[container("1", limits_only=True)])], need(1, 3), 1, True,
-              free={"g0": 3}),
+              [node("g0", "4000m")], [pod("o", "g0", containers=[container("1", limits_only=True)])], need(1, 3),
+              1, True, free={"g0": 3}),
     Situation("empty node selector: every node matches, CPU-only nodes just have no GPUs",
               [cpu_node("c0"), node("g0", 2)], [], need(node_selector={}), 2, True,
               excluded={"c0": "no nvidia.com/gpu", "g0": None}),
@@ -148,7 +167,9 @@ def test_node_capacity_fields_describe_the_node() -> None:
         need(),
     )
     (g0,) = report.nodes
-    assert (g0.ready, g0.cordoned, g0.allocatable, g0.requested, g0.free, g0.held_by_release) == (False, True, 2, 1, 1, 1)
+    assert (g0.ready, g0.cordoned, g0.allocatable, g0.requested, g0.free, g0.held_by_release) == (
+        False, True, 2, 1, 1, 1
+    )
     assert set(g0.untolerated_taints) == {
         "team=a:NoSchedule",
         "node.kubernetes.io/unschedulable:NoSchedule",
@@ -170,7 +191,7 @@ def test_table_shows_every_column_and_calls_out_nodes_without_gpus() -> None:
     row = next(line for line in table.splitlines() if line.startswith("gpu-node-0"))
     assert row.split()[:3] == ["gpu-node-0", "yes", "yes"] and "cordoned" in row
     assert "device plugin not ready?): gpu-node-1" in table
-    assert "does not match node selector" in next(l for l in table.splitlines() if l.startswith("cpu-node-0"))
+    assert "does not match node selector" in next(line for line in table.splitlines() if line.startswith("cpu-node-0"))
     assert "placeable now: 0 of 1 pods" in table
 
 
@@ -218,7 +239,8 @@ def test_gpu_quantity_rounds_capacity_down_and_requests_up() -> None:
         ({"operator": "Exists"}, {"key": "anything", "value": "v", "effect": "NoExecute"}, True),
         ({"operator": "Equal"}, {"key": "anything", "effect": "NoSchedule"}, False),  # empty key needs Exists
         ({"key": "pool", "value": "a"}, {"key": "pool", "value": "a", "effect": "NoSchedule"}, True),  # Equal default
-        ({"key": "pool", "operator": "Equal", "value": "a"}, {"key": "pool", "value": "b", "effect": "NoSchedule"}, False),
+        ({"key": "pool", "operator": "Equal", "value": "a"},
+         {"key": "pool", "value": "b", "effect": "NoSchedule"}, False),
         ({"key": "pool", "operator": "Equal"}, {"key": "pool", "effect": "NoSchedule"}, True),  # both values empty
         ({"key": "other", "operator": "Exists"}, {"key": "pool", "effect": "NoSchedule"}, False),
     ],

@@ -47,8 +47,10 @@ def test_lists_all_pages_then_watches_from_the_list_version() -> None:
     api = ScriptedApi([
         FakeResponse(data=list_body([node("g0")], version="7", continue_token="page2")),
         FakeResponse(data=list_body([node("g1")], version="7")),
-        FakeResponse(lines=[{"type": "ADDED", "object": node("g2") | {"metadata": {"name": "g2", "resourceVersion": "9"}}},
-                            {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12"}}}]),
+        FakeResponse(lines=[
+            {"type": "ADDED", "object": node("g2") | {"metadata": {"name": "g2", "resourceVersion": "9"}}},
+            {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "12"}}},
+        ]),
     ])
     watcher, events = started_watcher(api)
     try:

@@ -167,22 +167,27 @@ def test_diff_reports_changes_and_never_replaces(change, changes) -> None:
 # --- create / update / delete ------------------------------------------------------------------------------
 
 
+class Calls(list):
+    replaced: list
+    rolling: list
+
+
 @pytest.fixture
 def gate_calls(monkeypatch) -> list:
     """Replace the wait with a recorder; each call returns fixed results."""
-    class Calls(list):
-        rolling: list
-
     calls = Calls()
-    calls_rolling: list = []
+    replaced: list = []
+    rolling: list = []
 
-    def fake_pass_gate(props, rolls_out=True):
+    def fake_pass_gate(props, replacing=(), rolls_out=True):
         calls.append(props)
-        calls_rolling.append(rolls_out)
+        replaced.append(replacing)
+        rolling.append(rolls_out)
         return {"placeable_replicas": 3, "waited_seconds": 1.2, "nodes": [{"name": "gpu-node-1"}]}
 
     monkeypatch.setattr(gate_resource, "_pass_gate", fake_pass_gate)
-    calls.rolling = calls_rolling
+    calls.replaced = replaced
+    calls.rolling = rolling
     return calls
 
 
@@ -204,6 +209,14 @@ def test_update_waits_again_only_when_the_need_changes(gate_calls) -> None:
 
     changed = provider.update("id", outputs(), inputs(replicas=3.0))
     assert len(gate_calls) == 1 and changed.outs["placeable_replicas"] == 3
+
+
+def test_renaming_or_moving_the_release_counts_the_old_releases_pods_as_free(gate_calls) -> None:
+    provider = GpuCapacityGateProvider()
+    provider.update("id", outputs(), inputs(release_name="llama-7b-renamed"))
+    provider.update("id", outputs(), inputs(namespace="models"))
+    provider.update("id", outputs(), inputs(replicas=3.0))
+    assert gate_calls.replaced == [(("system", "llama-7b-development"),), (("system", "llama-7b-development"),), ()]
 
 
 def test_an_update_that_rolls_out_pods_needs_the_surge_a_scale_change_does_not(gate_calls) -> None:

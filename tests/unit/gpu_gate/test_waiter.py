@@ -6,10 +6,12 @@ import threading
 
 import pytest
 
+from components.cancellation import Cancellation
 from components.gpu_gate.capacity import GpuNeed
 from components.gpu_gate.cluster_feed import ApiTrouble, Snapshot
 from components.gpu_gate.waiter import (
     GpuCapacityApiError,
+    GpuCapacityCancelled,
     GpuCapacityImpossible,
     GpuCapacityTimeout,
     wait_for_gpu_capacity,
@@ -118,6 +120,37 @@ def test_no_matching_node_fails_fast_unless_an_autoscaler_may_add_one() -> None:
     with pytest.raises(GpuCapacityImpossible, match="no node matches node selector"):
         wait_for_gpu_capacity(None, need(), timeout_seconds=600, feed_factory=FeedFactory([cpu_node("c0")], []))
     with pytest.raises(GpuCapacityTimeout):
+        wait_for_gpu_capacity(None, need(allow_node_autoscaling=True), timeout_seconds=0.2,
+                              feed_factory=FeedFactory([cpu_node("c0")], []))
+
+
+def test_cancellation_ends_the_wait_at_once_not_at_the_timeout() -> None:
+    factory = FeedFactory([node("g0", 2)], [pod("blocker", "g0", 2)])
+    lines, cancellation = Lines(), Cancellation()
+    thread, outcome = run_in_thread(need=need(), timeout_seconds=3600, feed_factory=factory, on_progress=lines,
+                                    cancellation=cancellation)
+    assert lines.wait_for("placeable 0/1")
+    cancellation.cancel("cancelled by the user")
+    thread.join(BOUNDED)
+    assert not thread.is_alive(), "the wait did not end on cancellation"
+    error = outcome["error"]
+    assert isinstance(error, GpuCapacityCancelled)
+    assert "GPU wait cancelled after" in str(error) and "0 of 1 pods placeable" in str(error)
+    assert "the next `pulumi up` waits again" in str(error)
+    assert factory.feed.stopped.is_set()
+
+
+def test_autoscaling_from_zero_passes_once_the_node_group_fits_so_the_pods_can_go_pending() -> None:
+    lines = Lines()
+    result = wait_for_gpu_capacity(None, need(2, allow_node_autoscaling=True, node_group_gpus=2), timeout_seconds=600,
+                                   feed_factory=FeedFactory([cpu_node("c0")], []), on_progress=lines)
+    assert result.report.placeable_replicas == 0 and result.report.waits_for_autoscaler == 2
+    assert "2 pods will wait Pending for the node autoscaler (its node group adds nodes of 2 nvidia.com/gpu" \
+        in lines.lines[-1]
+
+
+def test_autoscaling_without_a_known_node_group_says_what_to_declare() -> None:
+    with pytest.raises(GpuCapacityTimeout, match="set scheduling.nodeGroupGpus"):
         wait_for_gpu_capacity(None, need(allow_node_autoscaling=True), timeout_seconds=0.2,
                               feed_factory=FeedFactory([cpu_node("c0")], []))
 

@@ -31,9 +31,9 @@ def effective_levels(config: dict) -> dict[str, str]:
 
 def test_policy_names_are_unique_and_of_both_kinds():
     policies = all_policies()
-    assert len({p.name for p in policies}) == len(policies) == 11
+    assert len({p.name for p in policies}) == len(policies) == 12
     assert sum(isinstance(p, StackValidationPolicy) for p in policies) == 1
-    assert sum(isinstance(p, ResourceValidationPolicy) for p in policies) == 10
+    assert sum(isinstance(p, ResourceValidationPolicy) for p in policies) == 11
 
 
 def test_without_config_everything_but_pod_security_is_mandatory():

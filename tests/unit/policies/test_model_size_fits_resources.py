@@ -51,7 +51,8 @@ def test_tensor_parallelism_above_the_gpus_is_refused():
 
 def test_unknown_model_size_is_refused():
     values = vllm_values(model={"size": "huge"})
-    assert "model.size is \"huge\", not one of small, medium, large" in violations(RULE, release_props(values=values))[0]
+    found = violations(RULE, release_props(values=values))
+    assert "model.size is \"huge\", not one of small, medium, large" in found[0]
 
 
 def test_configured_thresholds_apply():

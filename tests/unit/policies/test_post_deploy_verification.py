@@ -61,7 +61,10 @@ def test_verification_of_another_release_name_is_refused():
 def test_pod_ready_timeout_below_the_loading_budget_is_refused():
     release = release_resource("production")
     found = stack_violations([release, verification_resource(release, "production", pod_ready_timeout_seconds=3600.0)])
-    assert "pod_ready_timeout_seconds is 3600 but a large model in production needs 1.5 x 3600 s = 5400 s" in found[0][0]
+    assert (
+        "pod_ready_timeout_seconds is 3600 but a large model in production needs 1.5 x 3600 s = 5400 s"
+        in found[0][0]
+    )
 
 
 def test_every_release_of_the_stack_is_checked():

@@ -14,7 +14,9 @@ def test_lookup_follows_mappings_and_lists():
 
 
 def test_lookup_turns_unknown_values_into_the_unknown_sentinel():
-    props = unknown_checking_proxy({"values": {"image": {"tag": UNKNOWN_STRING_VALUE}}, "timeout": UNKNOWN_NUMBER_VALUE})
+    props = unknown_checking_proxy(
+        {"values": {"image": {"tag": UNKNOWN_STRING_VALUE}}, "timeout": UNKNOWN_NUMBER_VALUE}
+    )
     assert lookup(props, "values", "image", "tag") is UNKNOWN
     assert lookup(props, "timeout") is UNKNOWN
     assert is_unknown(UNKNOWN_STRING_VALUE) and not is_unknown("v0.11.0")

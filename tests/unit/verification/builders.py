@@ -7,9 +7,16 @@ from typing import Any
 RELEASE = "llama-7b-development"
 
 
-def deployment(replicas: int = 1, generation: int = 2, observed: int = 2, conditions: list | None = None, uid: str = "dep-1") -> dict:
+def deployment(
+    replicas: int = 1, generation: int = 2, observed: int = 2, conditions: list | None = None, uid: str = "dep-1"
+) -> dict:
     return {
-        "metadata": {"name": RELEASE, "uid": uid, "generation": generation, "labels": {"app.kubernetes.io/instance": RELEASE}},
+        "metadata": {
+            "name": RELEASE,
+            "uid": uid,
+            "generation": generation,
+            "labels": {"app.kubernetes.io/instance": RELEASE},
+        },
         "spec": {"replicas": replicas},
         "status": {"observedGeneration": observed, "conditions": conditions or []},
     }
@@ -26,7 +33,9 @@ def replicaset(revision: int, uid: str | None = None, owner: str = "dep-1") -> d
     }
 
 
-def container(name: str = "vllm", state: dict | None = None, last: dict | None = None, restarts: int = 0, ready: bool = False) -> dict:
+def container(
+    name: str = "vllm", state: dict | None = None, last: dict | None = None, restarts: int = 0, ready: bool = False
+) -> dict:
     return {"name": name, "state": state or {}, "lastState": last or {}, "restartCount": restarts, "ready": ready}
 
 
@@ -40,16 +49,25 @@ def pod(
     deleting: bool = False,
     **status: Any,
 ) -> dict:
-    base_conditions = [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True" if ready else "False"}]
+    base_conditions = [
+        {"type": "PodScheduled", "status": "True"},
+        {"type": "Ready", "status": "True" if ready else "False"},
+    ]
     meta: dict[str, Any] = {"name": name, "ownerReferences": [{"kind": "ReplicaSet", "uid": owner}]}
     if deleting:
         meta["deletionTimestamp"] = "2026-11-28T12:00:00Z"
     if containers is None:
-        containers = [container(state={"running": {"startedAt": "2026-11-28T11:00:00Z"}}, ready=ready)] if phase == "Running" else []
+        running = container(state={"running": {"startedAt": "2026-11-28T11:00:00Z"}}, ready=ready)
+        containers = [running] if phase == "Running" else []
     return {
         "metadata": meta,
         "spec": {"nodeName": "gpu-node-0", "containers": [{"name": "vllm"}]},
-        "status": {"phase": phase, "conditions": conditions if conditions is not None else base_conditions, "containerStatuses": containers, **status},
+        "status": {
+            "phase": phase,
+            "conditions": conditions if conditions is not None else base_conditions,
+            "containerStatuses": containers,
+            **status,
+        },
     }
 
 

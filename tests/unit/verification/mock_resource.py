@@ -37,7 +37,9 @@ from components.verification import DeploymentVerification, DeploymentVerificati
 def register():
     resource = DeploymentVerification(
         "verify",
-        DeploymentVerificationArgs(namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1\nkind: Config\n"),
+        DeploymentVerificationArgs(
+            namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1\nkind: Config\n"
+        ),
     )
 
     def report(values):

@@ -87,10 +87,13 @@ def test_could_not_measure_for_the_whole_window_is_an_error_and_skips_the_rest()
     def handler(request):
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
 
-    outcome = run_http_checks(client_for(handler), plan(unreachable_retry_seconds=0.5), explain_unreachable=lambda: "port-forward error: x")
+    outcome = run_http_checks(
+        client_for(handler), plan(unreachable_retry_seconds=0.5), explain_unreachable=lambda: "port-forward error: x"
+    )
     statuses = [r.status for r in outcome.results]
     assert statuses == [ERROR, SKIPPED, SKIPPED, SKIPPED]
-    assert "could not connect for" in outcome.results[0].observed and "port-forward error: x" in outcome.results[0].observed
+    observed = outcome.results[0].observed
+    assert "could not connect for" in observed and "port-forward error: x" in observed
 
 
 def test_empty_completion_fails():

@@ -102,7 +102,9 @@ def test_forbidden_stops_immediately():
 def test_transient_api_errors_are_waited_out(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("components.verification.pod_wait.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
-    cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={1: ConnectionRefusedError("refused"), 2: ApiException(status=500)})
+    cluster = ScriptedCluster(
+        clock, [(0, [pod("p")])], errors={1: ConnectionRefusedError("refused"), 2: ApiException(status=500)}
+    )
     result, lines = run(cluster, clock)
     assert result.ready and cluster.calls == 3
     assert any("cluster API error" in line for line in lines)
@@ -111,7 +113,9 @@ def test_transient_api_errors_are_waited_out(monkeypatch):
 def test_api_unreachable_until_the_budget_ends_is_reported_as_api_error(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("components.verification.pod_wait.time.sleep", lambda s: setattr(clock, "now", clock.now + s))
-    cluster = ScriptedCluster(clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)})
+    cluster = ScriptedCluster(
+        clock, [(0, [pod("p")])], errors={i: ConnectionRefusedError("refused") for i in range(1, 1000)}
+    )
     result, _ = run(cluster, clock, budget=30)
     assert not result.ready and result.api_error and "timed out" in result.outcome
 
@@ -169,3 +173,42 @@ def test_a_ready_rollout_reports_replaced_terminal_pods_in_its_diagnosis():
     cluster = ScriptedCluster(clock, [(0, [rejected, pod("new")])])
     result, _ = run(cluster, clock)
     assert result.ready and "old: Failed: UnexpectedAdmissionError: Allocate failed" in result.diagnosis
+
+
+def test_cancellation_during_the_pod_wait_raises_at_once_not_at_the_budget():
+    from components.cancellation import Cancellation, OperationCancelled
+
+    clock, cancellation = Clock(), Cancellation()
+    cluster = ScriptedCluster(clock, [(0, [waiting_pod("p", "ContainerCreating")])])
+    real_wait = cluster.wait_for_change
+
+    def wait_then_cancel(timeout):
+        real_wait(timeout)
+        if clock.now >= 30:
+            cancellation.cancel("cancelled by the user")
+
+    cluster.wait_for_change = wait_then_cancel
+    try:
+        run(cluster, clock, budget=3600, cancellation=cancellation)
+    except OperationCancelled as exc:
+        assert "cancelled by the user while waiting for the release's pods" in str(exc)
+        assert "ContainerCreating" in str(exc)
+    else:
+        raise AssertionError("the wait did not end on cancellation")
+    assert 30 <= clock.now < 3600
+
+
+def test_unschedulable_gets_its_own_grace_so_a_node_autoscaler_can_add_a_node():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")]), (240, [pod("p")])])  # a node joined at 4 min
+    result, lines = run(cluster, clock, budget=3600, grace_seconds=20, graces={"Unschedulable": 600})
+    assert result.ready and result.outcome == "ready after 240s"
+    assert any("fatal if it persists 600s more" in line for line in lines)
+
+
+def test_unschedulable_beyond_its_own_grace_is_fatal_with_the_scheduler_message():
+    clock = Clock()
+    cluster = ScriptedCluster(clock, [(0, [unschedulable_pod("p")])])
+    result, _ = run(cluster, clock, budget=3600, grace_seconds=20, graces={"Unschedulable": 600})
+    assert result.assessment.state == "fatal" and result.assessment.signal == "Unschedulable"
+    assert 600 <= clock.now < 3600

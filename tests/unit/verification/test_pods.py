@@ -201,7 +201,14 @@ def test_one_fatal_pod_makes_the_rollout_fatal():
 
 
 def test_progress_deadline_exceeded_is_fatal():
-    conditions = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet has timed out progressing."}]
+    conditions = [
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet has timed out progressing.",
+        }
+    ]
     assessment = assess(snapshot(pod("a", ready=False), deployments=[deployment(conditions=conditions)]))
     assert assessment.state == FATAL and assessment.signal == "ProgressDeadlineExceeded"
     assert "timed out progressing" in assessment.message and assessment.problem_pods == ("a",)
@@ -210,7 +217,9 @@ def test_progress_deadline_exceeded_is_fatal():
 def test_replica_failure_is_a_transient_signal():
     conditions = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "exceeded quota"}]
     assessment = assess(snapshot(deployments=[deployment(conditions=conditions)]))
-    assert assessment.state == FATAL and assessment.signal == "ReplicaFailure" and "exceeded quota" in assessment.message
+    assert (
+        assessment.state == FATAL and assessment.signal == "ReplicaFailure" and "exceeded quota" in assessment.message
+    )
 
 
 def test_stale_progress_deadline_of_an_older_generation_is_not_fatal():
@@ -292,10 +301,17 @@ def test_describe_pod_lists_states_last_termination_events_and_logs():
     last = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-28T11:59:00Z"}}
     p = waiting_pod("p1", "CrashLoopBackOff", message="back-off 40s restarting failed container", last=last, restarts=4)
     events = [
-        {"type": "Warning", "reason": "BackOff", "message": "Back-off restarting", "lastTimestamp": "2026-11-28T12:00:00Z", "count": 5},
+        {
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": "Back-off restarting",
+            "lastTimestamp": "2026-11-28T12:00:00Z",
+            "count": 5,
+        },
         {"type": "Normal", "reason": "Pulled", "message": "image pulled", "lastTimestamp": "2026-11-28T11:50:00Z"},
     ]
-    logs = {"(vllm, previous instance)": "\n".join(f"line {i}" for i in range(40)) + "\ntorch.OutOfMemoryError: CUDA out of memory"}
+    previous_log = "\n".join(f"line {i}" for i in range(40)) + "\ntorch.OutOfMemoryError: CUDA out of memory"
+    logs = {"(vllm, previous instance)": previous_log}
     text = describe_pod(p, events, logs)
     assert "pod p1 (phase Running, node gpu-node-0)" in text
     assert "container vllm: waiting CrashLoopBackOff: back-off 40s" in text and "restarts 4" in text
@@ -313,13 +329,18 @@ def test_describe_pod_tolerates_missing_events_and_logs():
 
 
 def test_recent_events_keeps_the_last_ten_oldest_first():
-    events = [{"type": "Normal", "reason": f"R{i:02d}", "message": "m", "lastTimestamp": f"2026-11-28T12:00:{i:02d}Z"} for i in range(15)]
+    events = [
+        {"type": "Normal", "reason": f"R{i:02d}", "message": "m", "lastTimestamp": f"2026-11-28T12:00:{i:02d}Z"}
+        for i in range(15)
+    ]
     lines = recent_events(list(reversed(events)))
     assert len(lines) == 10 and "R05" in lines[0] and "R14" in lines[-1]
 
 
 def test_log_requests_prefer_the_crashed_instance():
-    crashed = container("vllm", state={"waiting": {"reason": "CrashLoopBackOff"}}, last={"terminated": {"reason": "Error"}})
+    crashed = container(
+        "vllm", state={"waiting": {"reason": "CrashLoopBackOff"}}, last={"terminated": {"reason": "Error"}}
+    )
     running = container("sidecar", state={"running": {}})
     never = container("init", state={"waiting": {"reason": "PodInitializing"}})
     p = pod("a", containers=[crashed, running, never])

@@ -24,7 +24,9 @@ def test_skipped_after_says_why():
 def test_render_table_aligns_columns_and_keeps_the_observed_text_whole():
     rows = [
         CheckResult("pod Running", PASSED, "1 current-revision pod(s) Running", "1/1 Running"),
-        CheckResult("completion latency p95", FAILED, "p95 <= 3.00s (N=20)", "p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)"),
+        CheckResult(
+            "completion latency p95", FAILED, "p95 <= 3.00s (N=20)", "p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)"
+        ),
     ]
     table = render_table(rows).splitlines()
     assert table[0].split() == ["CHECK", "STATUS", "EXPECTED", "OBSERVED"]

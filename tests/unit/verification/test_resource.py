@@ -43,7 +43,7 @@ def passed_outs(**changes):
 def provider_outs(provider, props, report=None):
     report = report or fake_report(props, passed=True)
     saved = verify_module.verify_deployment
-    verify_module.verify_deployment = lambda settings, factory, progress: report
+    verify_module.verify_deployment = lambda settings, factory, progress, **_options: report
     try:
         return provider.create(props).outs
     finally:
@@ -55,10 +55,20 @@ def fake_report(props, passed):
     status = PASSED if passed else FAILED
     rows = [
         CheckResult("pod Running", PASSED, "1 current-revision pod(s) Running", "1/1 Running"),
-        CheckResult("completion latency p95", status, "p95 <= 3.00s (N=20)", "p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)"),
+        CheckResult(
+            "completion latency p95", status, "p95 <= 3.00s (N=20)", "p95 3.41s > 3.00s (N=20, p50 1.20s, max 4.02s)"
+        ),
     ]
     latency = summarize([1.2] * 18 + [3.41, 4.02] if not passed else [0.5] * 20, 3.0)
-    return VerificationReport(settings, rows, latency=latency, endpoint="x (direct)", verified_pods=["p"], verified_at="t", duration_seconds=1.0)
+    return VerificationReport(
+        settings,
+        rows,
+        latency=latency,
+        endpoint="x (direct)",
+        verified_pods=["p"],
+        verified_at="t",
+        duration_seconds=1.0,
+    )
 
 
 # --- check ----------------------------------------------------------------------------------------
@@ -138,7 +148,9 @@ def test_failed_verification_raises_with_every_check():
 def test_update_reverifies_with_the_new_inputs():
     seen = []
     saved = verify_module.verify_deployment
-    verify_module.verify_deployment = lambda settings, factory, progress: seen.append(settings.revision) or fake_report(checked(revision=5.0), True)
+    verify_module.verify_deployment = lambda settings, factory, progress, **_options: (
+        seen.append(settings.revision) or fake_report(checked(revision=5.0), True)
+    )
     try:
         outs = DeploymentVerificationProvider().update("id", passed_outs(), checked(revision=5.0)).outs
     finally:
@@ -163,17 +175,23 @@ def test_provider_survives_the_dill_round_trip():
 
 def test_registration_under_mocks():
     run = subprocess.run(
-        [sys.executable, "-m", "tests.unit.verification.mock_resource"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tests.unit.verification.mock_resource"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     (registration,) = report["registrations"]
     assert registration["type"] == "pulumi-python:dynamic/vllm:DeploymentVerification"
     assert "kubeconfig" in registration["secret_inputs"]
-    assert {"namespace", "release_name", "revision", "samples", "settings_version", "kubeconfig"} <= set(registration["keys"])
+    expected_keys = {"namespace", "release_name", "revision", "samples", "settings_version", "kubeconfig"}
+    assert expected_keys <= set(registration["keys"])
     assert report["passed"] is True and report["n"] == 20
     assert report["provider_class"] == "components.verification.resource.DeploymentVerificationProvider"
-    assert report["inputs"]["access_mode"] == "port-forward" and report["inputs"]["samples"] == 20  # a float on the wire
+    # samples: a float on the wire
+    assert report["inputs"]["access_mode"] == "port-forward" and report["inputs"]["samples"] == 20
 
 
 def test_after_a_failed_update_the_next_up_verifies_again():

@@ -46,7 +46,9 @@ def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
         }
     )
     found = reasons(problems)
-    assert set(found) == {"samples", "warmup_requests", "access_mode", "p95_limit_seconds", "health_path", "namespace", "prompt"}
+    assert set(found) == {
+        "samples", "warmup_requests", "access_mode", "p95_limit_seconds", "health_path", "namespace", "prompt"
+    }
     assert found["samples"] == "samples is 0; allowed: an integer from 1 to 1000"
     assert found["access_mode"] == "access_mode is 'kubectl'; allowed: one of 'port-forward', 'direct', 'service-proxy'"
     assert "a number of seconds > 0" in found["p95_limit_seconds"]
@@ -54,14 +56,18 @@ def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
 
 
 def test_unknown_values_are_never_a_failure():
-    inputs, problems = validate({**BASE, "revision": UNKNOWN, "namespace": UNKNOWN, "samples": UNKNOWN, "base_url": UNKNOWN})
+    inputs, problems = validate(
+        {**BASE, "revision": UNKNOWN, "namespace": UNKNOWN, "samples": UNKNOWN, "base_url": UNKNOWN}
+    )
     assert problems == []
     assert inputs["revision"] == UNKNOWN
 
 
 def test_base_url_only_with_direct_mode():
     _, problems = validate({**BASE, "access_mode": "port-forward", "base_url": "http://127.0.0.1:8000"})
-    assert reasons(problems)["base_url"].startswith("base_url is 'http://127.0.0.1:8000' but access_mode is 'port-forward'")
+    assert reasons(problems)["base_url"].startswith(
+        "base_url is 'http://127.0.0.1:8000' but access_mode is 'port-forward'"
+    )
     inputs, problems = validate({**BASE, "access_mode": "direct", "base_url": "http://127.0.0.1:8000/"})
     assert problems == [] and inputs["base_url"] == "http://127.0.0.1:8000"
 

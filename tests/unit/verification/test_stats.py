@@ -55,7 +55,10 @@ def test_nearest_rank_rejects_empty_and_bad_quantile():
         nearest_rank_index(3, 1.5)
 
 
-@pytest.mark.parametrize("n, exceeded, ok", [(19, 0, True), (19, 1, False), (20, 1, True), (20, 2, False), (21, 1, True), (21, 2, False)])
+@pytest.mark.parametrize(
+    "n, exceeded, ok",
+    [(19, 0, True), (19, 1, False), (20, 1, True), (20, 2, False), (21, 1, True), (21, 2, False)],
+)
 def test_p95_can_still_pass(n, exceeded, ok):
     assert p95_can_still_pass(exceeded, n) is ok
 

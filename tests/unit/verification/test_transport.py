@@ -1,6 +1,13 @@
 from components.verification.transport import resolve_container_port
 
-SERVICE = {"spec": {"ports": [{"name": "http", "port": 8000, "targetPort": "http"}, {"name": "m", "port": 9000, "targetPort": 9100}]}}
+SERVICE = {
+    "spec": {
+        "ports": [
+            {"name": "http", "port": 8000, "targetPort": "http"},
+            {"name": "m", "port": 9000, "targetPort": 9100},
+        ]
+    }
+}
 POD = {"spec": {"containers": [{"name": "vllm", "ports": [{"name": "http", "containerPort": 8080}]}]}}
 
 
@@ -27,5 +34,8 @@ def test_port_forward_handshake_errors_become_one_line_without_headers():
         "Handshake status 404 Not Found -+-+- {'audit-id': 'x', 'content-type': 'application/json'} -+-+- "
         '{"kind":"Status","status":"Failure","message":"pods \\"llama-1\\" not found","code":404}'
     )
-    assert describe_open_error(ApiException(status=0, reason=reason)) == 'Handshake status 404 Not Found: pods "llama-1" not found'
+    assert (
+        describe_open_error(ApiException(status=0, reason=reason))
+        == 'Handshake status 404 Not Found: pods "llama-1" not found'
+    )
     assert describe_open_error(RuntimeError("boom")) == "boom"

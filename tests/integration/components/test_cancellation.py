@@ -1,0 +1,70 @@
+"""components.cancellation inside the Python SDK's real dynamic-provider server (``python -m pulumi.dynamic``).
+
+The engine's Ctrl-C reaches a dynamic provider only as the Cancel RPC, which the SDK answers with a no-op.
+Here the test plays the engine: Check, Create (which waits), then Cancel, over gRPC to the real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import proto, rpc
+from pulumi.runtime.proto import provider_pb2_grpc
+
+from components.cancellation import Cancellation, install_engine_cancel_hook
+from tests.support.cancel_probe import WaitsForEngineCancel
+
+ROOT = Path(__file__).resolve().parents[3]
+URN = "urn:pulumi:test::vllm-deploy::pulumi-python:dynamic:Resource::probe"
+BOUND_SECONDS = 120  # the Create's own limit: reaching it means Cancel was not noticed
+
+
+@pytest.fixture
+def provider_server():
+    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    port = process.stdout.readline().strip()
+    assert port.isdigit(), process.stderr.read()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield provider_pb2_grpc.ResourceProviderStub(channel)
+    channel.close()
+    process.kill()
+    process.wait(timeout=30)
+
+
+def serialized(props: dict):
+    return asyncio.run(rpc.serialize_properties(props, {}))
+
+
+def test_the_engines_cancel_rpc_ends_a_wait_in_a_dynamic_provider(provider_server):
+    props = serialized({"__provider": serialize_provider(WaitsForEngineCancel()), "wait_seconds": BOUND_SECONDS})
+    provider_server.Check(proto.CheckRequest(urn=URN, olds=serialized({}), news=props), timeout=60)
+    created = provider_server.Create.future(proto.CreateRequest(urn=URN, properties=props))
+    provider_server.Cancel(empty_pb2.Empty(), timeout=30)  # answered as before ...
+    response = created.result(timeout=BOUND_SECONDS / 2)  # ... and the wait ends long before its own limit
+    outs = rpc.deserialize_properties(response.properties)
+    assert outs["hooked"] is True and outs["cancelled"] is True
+
+
+def test_outside_a_provider_process_the_hook_changes_nothing():
+    assert install_engine_cancel_hook(Cancellation()) is False
+
+
+def test_a_cancellation_calls_subscribers_once_and_late_subscribers_at_once():
+    cancellation, calls = Cancellation(), []
+    unsubscribe = cancellation.subscribe(lambda: calls.append("early"))
+    dropped = cancellation.subscribe(lambda: calls.append("dropped"))
+    dropped()
+    cancellation.cancel("stop")
+    cancellation.cancel("again")
+    cancellation.subscribe(lambda: calls.append("late"))
+    unsubscribe()
+    assert calls == ["early", "late"] and cancellation.cancelled and cancellation.reason == "stop"
+    assert cancellation.wait(3600) is True
