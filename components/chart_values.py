@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import GPU_RESOURCE, DeploymentConfig
+from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
 
 __all__ = ["chart_values"]
 
@@ -51,7 +52,12 @@ def chart_values(config: DeploymentConfig) -> dict[str, Any]:
         "nodeSelector": dict(config.scheduling.node_selector),
         "tolerations": [dict(t) for t in config.scheduling.tolerations],
         "runtimeClassName": config.scheduling.runtime_class_name,
-        "strategy": {"type": "Recreate"},
+        "podAnnotations": dict(config.release.pod_annotations),
+        "rollout": {
+            "mode": config.release.rollout,
+            "maxSurge": ROLLOUT_SURGE_PODS,
+            "verifiedCondition": VERIFIED_CONDITION,
+        },
         "podDisruptionBudget": {"enabled": config.release.replicas > 1, "maxUnavailable": 1},
         "serviceMonitor": {"enabled": config.observability.service_monitor},
         "grafanaDashboard": {"enabled": config.observability.grafana_dashboard},

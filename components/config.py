@@ -23,6 +23,9 @@ from components.presets import (
     MODEL_SIZES,
     NODE_PROVISIONING_GRACE_SECONDS,
     READY_GRACE_SECONDS,
+    ROLLOUT_MODES,
+    ROLLOUT_SURGE_PODS,
+    ROLLOUT_VERIFIED,
     SIZE_PRESETS,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
@@ -103,6 +106,13 @@ class ReleaseSettings:
     helm_wait: bool
     timeout_seconds: int
     max_history: int
+    rollout: str = ROLLOUT_VERIFIED
+    """How an update replaces the pods: presets.ROLLOUT_VERIFIED or presets.ROLLOUT_RECREATE."""
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)
@@ -391,7 +401,7 @@ SECTIONS = {
     "model": ("path", "size", "servedModelName", "maxModelLen", "gpuMemoryUtilization", "tensorParallelSize",
               "dtype", "extraArgs", "startupBudgetSeconds", "hfTokenSecret", "apiKeySecret"),
     "release": ("name", "namespace", "createNamespace", "replicas", "atomic", "helmWait", "timeoutSeconds",
-                "maxHistory"),
+                "maxHistory", "rollout", "podAnnotations"),
     "image": ("repository", "tag", "pullPolicy"),
     "resources": ("limits", "requests"),
     "scheduling": ("nodeSelector", "tolerations", "runtimeClassName", "allowNodeAutoscaling", "nodeGroupGpus"),
@@ -449,9 +459,18 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     resources = _read_resources(problems, raw.get("resources"), preset)
     model = _read_model(model_in, size, preset, profile, resources.gpus, release_name)
-    helm_wait = release_in.flag("helmWait", profile.atomic)
-    atomic = release_in.flag("atomic", profile.atomic)
-    if atomic and not helm_wait:
+    rollout = release_in.choice("rollout", ROLLOUT_MODES, profile.rollout)
+    verified = rollout == ROLLOUT_VERIFIED
+    # In the verified rollout the new pods become Ready only once the verification (which runs after the Helm
+    # release) has passed on them: a Helm wait -- and so an atomic release -- would deadlock.
+    helm_wait = release_in.flag("helmWait", profile.atomic and not verified)
+    atomic = release_in.flag("atomic", profile.atomic and not verified)
+    if verified and (helm_wait or atomic):
+        key, value = ("release.helmWait", helm_wait) if helm_wait else ("release.atomic", atomic)
+        problems.add(key, value, "the verified rollout needs Helm not to wait (its pods become Ready only once the "
+                                 "verification has passed on them, so a Helm wait would deadlock); remove "
+                                 f"{key.split('.')[1]} or set release.rollout: recreate")
+    elif atomic and not helm_wait:
         problems.add("release.helmWait", False, "atomic releases need Helm to wait; set helmWait: true or atomic: false")
     release = ReleaseSettings(
         name=release_name,
@@ -463,7 +482,13 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
         timeout_seconds=release_in.integer(
             "timeoutSeconds", model.startup_budget_seconds + profile.helm_timeout_margin_seconds, minimum=1),
         max_history=release_in.integer("maxHistory", 10, minimum=1, maximum=1000),
+        rollout=rollout,
+        pod_annotations=release_in.mapping_of_text("podAnnotations", {}),
     )
+    for annotation in release.pod_annotations:
+        if not is_label_key(annotation):
+            problems.add(f"release.podAnnotations.{annotation}", release.pod_annotations[annotation],
+                         "expected an annotation key such as example.com/name (optional DNS prefix and '/')")
     if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
         problems.add("release.timeoutSeconds", release.timeout_seconds,
                      f"Helm waits for the pods, so allow at least the startup budget ({model.startup_budget_seconds} s)")
@@ -525,6 +550,10 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     verification = _read_verification(
         _Section(problems, "verification", raw.get("verification"), SECTIONS["verification"]), model,
         NODE_PROVISIONING_GRACE_SECONDS if scheduling.allow_node_autoscaling else UNSCHEDULABLE_GRACE_SECONDS)
+    if release.verified_rollout and verification.access_mode != "port-forward":
+        problems.add("verification.accessMode", verification.access_mode,
+                     "the verified rollout checks each new pod before it gets Service traffic, and only a port-forward "
+                     "reaches that pod: use port-forward, or set release.rollout: recreate")
     if verification.access_mode == "service-proxy" and model.api_key_secret_name:
         problems.add("verification.accessMode", "service-proxy",
                      "model.apiKeySecret is set, and through the API server's service proxy the Authorization "
@@ -712,6 +741,14 @@ def config_warnings(config: DeploymentConfig) -> list[str]:
     from components.verification.stats import allowed_exceedances  # pure; imported late to keep this module light
 
     warnings = []
+    if not config.release.verified_rollout:
+        minutes = config.model.startup_budget_seconds / 60
+        warnings.append(
+            f"{NAMESPACE}:release.rollout is recreate: an update deletes the pods serving "
+            f"{config.model.served_model_name} before the new revision loads, so the model is DOWN during every "
+            f"update (model loading takes up to {minutes:g} min), and a new revision that fails the verification "
+            f"leaves nothing serving. Use release.rollout: verified (needs GPUs for {ROLLOUT_SURGE_PODS} extra pod) "
+            f"to keep serving.")
     samples = config.verification.samples
     if allowed_exceedances(samples) == 0:
         warnings.append(

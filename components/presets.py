@@ -2,8 +2,9 @@
 
 A size is a preset, not a label: it sets GPUs, memory, CPU, tensor parallelism, /dev/shm and the startup
 budget for model loading. An environment profile sets how long `pulumi up` waits and how strict Helm is:
-development iterates fast with shorter timeouts; staging mirrors production; production gives large
-models longer to load and rolls back failed releases.
+development iterates fast with shorter timeouts and updates by recreating its pods; staging mirrors production;
+production gives large models longer to load. Staging and production update with the verified rollout: the
+previous revision serves until each new pod has passed the verification.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ROLLOUT_MODES",
+    "ROLLOUT_RECREATE",
+    "ROLLOUT_SURGE_PODS",
+    "ROLLOUT_VERIFIED",
+    "VERIFIED_CONDITION",
     "SizePreset",
     "EnvironmentProfile",
     "SIZE_PRESETS",
@@ -23,6 +29,17 @@ __all__ = [
     "UNSCHEDULABLE_GRACE_SECONDS",
     "NODE_PROVISIONING_GRACE_SECONDS",
 ]
+
+
+ROLLOUT_VERIFIED = "verified"
+"""Update with a surge pod that gets traffic only once the verification has passed on that pod."""
+ROLLOUT_RECREATE = "recreate"
+"""Update by deleting the serving pods first: no spare GPU needed, the model is down while the new one loads."""
+ROLLOUT_MODES = (ROLLOUT_VERIFIED, ROLLOUT_RECREATE)
+ROLLOUT_SURGE_PODS = 1
+"""Extra pods a verified rollout runs at once (the Deployment's maxSurge): one pod's GPUs must be spare."""
+VERIFIED_CONDITION = "vllm.deploy/verified"
+"""The pod readiness gate's condition type; the verification sets it True on each pod that passed."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +66,14 @@ class EnvironmentProfile:
     """Helm waits for the startup budget plus this margin."""
     gpu_wait_timeout_seconds: int
     atomic: bool
+    """Whether Helm releases are atomic by default (only where Helm waits: the recreate rollout)."""
     replicas: int
     monitoring: bool = False
     """ServiceMonitor and PrometheusRule on by default (the cluster needs the Prometheus Operator's CRDs)."""
     registry_enabled: bool = False
     """Whether `pulumi up` registers the verified model in model_registry_entries (registry.enabled)."""
+    rollout: str = ROLLOUT_RECREATE
+    """ROLLOUT_VERIFIED (no update takes the serving model down) or ROLLOUT_RECREATE (needs no spare GPU)."""
 
 
 SIZE_PRESETS: dict[str, SizePreset] = {
@@ -74,15 +94,17 @@ SIZE_PRESETS: dict[str, SizePreset] = {
 ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     "development": EnvironmentProfile(
         startup_budget_factor=1.0, helm_timeout_margin_seconds=300,
-        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1,
+        gpu_wait_timeout_seconds=10 * 60, atomic=False, replicas=1, rollout=ROLLOUT_RECREATE,
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
         gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True, registry_enabled=True,
+        rollout=ROLLOUT_VERIFIED,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
         gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True, registry_enabled=True,
+        rollout=ROLLOUT_VERIFIED,
     ),
 }
 

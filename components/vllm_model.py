@@ -13,6 +13,7 @@ from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
 from components.deployed import chart_digest, deployed_record
 from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
+from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
 from components.verification.init_time import initialization_warning
 from components.registry.connection import missing_connection_problem
 from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
@@ -40,6 +41,19 @@ class VllmModelArgs:
 
     config: DeploymentConfig
     chart_path: str = DEFAULT_CHART_PATH
+
+
+# Chart values that never change the pod template (an update of only these rolls out no new pod).
+_VALUES_NOT_IN_PODS = ("replicaCount", "podDisruptionBudget", "serviceMonitor", "grafanaDashboard", "tests")
+
+
+def release_fingerprint(values: dict) -> str:
+    """A digest of the chart values: changes whenever an update rolls out new pods (the gate's surge need)."""
+    import hashlib
+    import json
+
+    rolled = {k: v for k, v in values.items() if k not in _VALUES_NOT_IN_PODS}
+    return hashlib.sha256(json.dumps(rolled, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class VllmModel(pulumi.ComponentResource):
@@ -74,6 +88,7 @@ class VllmModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        values = chart_values(config)
         self.gpu_gate = GpuCapacityGate(
             f"{name}-gpu-capacity",
             GpuCapacityGateArgs(
@@ -92,6 +107,9 @@ class VllmModel(pulumi.ComponentResource):
                 progress_interval_seconds=config.gpu_wait.progress_interval_seconds,
                 allow_node_autoscaling=config.scheduling.allow_node_autoscaling,
                 node_group_gpus=config.scheduling.node_group_gpus,
+                rollout=config.release.rollout,
+                surge_pods=ROLLOUT_SURGE_PODS,
+                release_revision=release_fingerprint(values),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -108,7 +126,7 @@ class VllmModel(pulumi.ComponentResource):
                 skip_await=not config.release.helm_wait,
                 timeout=config.release.timeout_seconds,
                 max_history=config.release.max_history,
-                values=chart_values(config),
+                values=values,
             ),
             # Renaming the release or moving its namespace replaces it; delete first, or the old pods keep the GPUs
             # the new ones need (the gate counts the old release's GPUs as free: components/gpu_gate/inputs.py).
@@ -145,6 +163,8 @@ class VllmModel(pulumi.ComponentResource):
                 unschedulable_grace_seconds=verify.unschedulable_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
+                rollout=config.release.rollout,
+                verified_condition=VERIFIED_CONDITION,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )

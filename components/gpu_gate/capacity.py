@@ -3,7 +3,9 @@
 A pod fits a node when the node matches the pod's node selector, is Ready, is not cordoned, carries no
 NoSchedule/NoExecute taint the pod does not tolerate, and its free GPUs (allocatable minus the requests
 of the non-terminal pods bound to it) cover the pod's request. Pods of the release itself are not counted
-as taking GPUs: on an update they make room for their replacements. Nor are the pods of the release this
+as taking GPUs in the recreate rollout: on an update they make room for their replacements. In the verified
+rollout the release's serving (Ready) pods keep their GPUs until a verified new pod replaces them, so an update
+needs room for the surge pod beside them. Nor are the pods of the release this
 update replaces (``GpuNeed.replacing``: the previous name/namespace after a rename or a namespace move),
 because the Helm release is deleted before its replacement is created.
 """
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.presets import ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS, ROLLOUT_VERIFIED
 from components.quantity import parse_quantity
 
 __all__ = [
@@ -26,7 +29,9 @@ __all__ = [
     "gpu_quantity",
     "parse_quantity",
     "pod_request",
+    "describe_rollout_need",
     "render_table",
+    "rollout_choice",
     "toleration_tolerates",
 ]
 
@@ -54,6 +59,14 @@ class GpuNeed:
     """(namespace, release name) of releases this update deletes first: their GPUs count as free."""
     node_group_gpus: int = 0
     """With ``allow_node_autoscaling``: GPUs of a node the autoscaler adds for the selector (0: not declared)."""
+    rollout: str = ROLLOUT_RECREATE
+    """recreate: the release's pods count as free (an update deletes them first). verified: the release's serving
+    (Ready) pods keep their GPUs during an update, and ``surge_pods`` extra pods must fit beside them."""
+    surge_pods: int = ROLLOUT_SURGE_PODS
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)
@@ -89,16 +102,31 @@ class CapacityReport:
     nodes: tuple[NodeCapacity, ...]
     placeable_replicas: int
     impossible_reason: str | None
+    serving_release_pods: int = 0
+    """verified rollout: the release's Ready pods, whose GPUs stay taken while the update surges."""
+
+    @property
+    def pods_needed(self) -> int:
+        """New pods that must fit now: all replicas, or in a verified update the missing ones plus the surge."""
+        need = self.need
+        if not need.verified_rollout or self.serving_release_pods == 0:
+            return need.replicas
+        return max(need.replicas - self.serving_release_pods, 0) + need.surge_pods
+
+    @property
+    def rollout_update(self) -> bool:
+        """A verified update: the release serves already, so its pods stay while the surge pod(s) load."""
+        return self.need.verified_rollout and self.serving_release_pods > 0
 
     @property
     def satisfied(self) -> bool:
         """Enough room now, or (node autoscaling) a node the autoscaler adds would fit each missing pod."""
-        return self.placeable_replicas >= self.need.replicas or self.autoscaler_node_gpus >= self.need.gpus_per_pod > 0
+        return self.placeable_replicas >= self.pods_needed or self.autoscaler_node_gpus >= self.need.gpus_per_pod > 0
 
     @property
     def waits_for_autoscaler(self) -> int:
         """Pods that go Pending until the node autoscaler adds nodes (0 without autoscaling)."""
-        return 0 if self.placeable_replicas >= self.need.replicas else self.need.replicas - self.placeable_replicas
+        return 0 if self.placeable_replicas >= self.pods_needed else self.pods_needed - self.placeable_replicas
 
     @property
     def autoscaler_node_gpus(self) -> int:
@@ -122,7 +150,7 @@ class CapacityReport:
 
     def fingerprint(self) -> tuple:
         """Equal for two reports that would print the same progress: used to log only on change."""
-        return (self.placeable_replicas, self.impossible_reason) + tuple(
+        return (self.placeable_replicas, self.pods_needed, self.impossible_reason) + tuple(
             (n.name, n.free, n.allocatable, n.excluded_reason) for n in self.nodes if n.matches_selector
         )
 
@@ -176,6 +204,14 @@ def pod_request(pod: Mapping[str, Any], resource: str) -> int:
 
 def _is_terminal(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
+
+
+def _serving(pod: Mapping[str, Any]) -> bool:
+    """Ready and not being deleted: a pod that serves now and keeps its GPUs through a verified update."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _belongs_to_release(pod: Mapping[str, Any], need: GpuNeed) -> bool:
@@ -306,12 +342,20 @@ def assess_capacity(
     """How many of the needed pods the cluster can place now, per node, and whether it never can."""
     requested: dict[str, int] = {}
     held: dict[str, int] = {}
+    serving = 0
     for pod in pods:
         node_name = (pod.get("spec") or {}).get("nodeName")
         if not node_name or _is_terminal(pod):
             continue
         amount = pod_request(pod, need.gpu_resource)
-        target = held if _belongs_to_release(pod, need) else requested
+        ours = _belongs_to_release(pod, need)
+        own = (pod.get("metadata") or {}).get("namespace") == need.namespace and \
+            ((pod.get("metadata") or {}).get("labels") or {}).get(INSTANCE_LABEL) == need.release_name
+        if ours and own and need.verified_rollout and _serving(pod):
+            serving += 1  # keeps serving (and its GPUs) until a verified new pod replaces it; a replaced release
+            # (``need.replacing``) is deleted first, so its pods stay free
+            ours = False
+        target = held if ours else requested
         target[node_name] = target.get(node_name, 0) + amount
 
     assessed = []
@@ -324,11 +368,12 @@ def assess_capacity(
         need=need,
         nodes=tuple(assessed),
         placeable_replicas=placeable,
-        impossible_reason=_impossible_reason(assessed, need),
+        impossible_reason=_impossible_reason(assessed, need, serving),
+        serving_release_pods=serving,
     )
 
 
-def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed) -> str | None:
+def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed, serving: int = 0) -> str | None:
     """Why the need can never be met by the nodes that exist, or None while it still might be.
 
     A node autoscaler may add nodes of any shape, and a GPU node whose device plugin is not ready yet will
@@ -356,6 +401,12 @@ def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed) -> str | No
             f"has {largest} allocatable"
         )
     slots_when_empty = sum(n.allocatable // need.gpus_per_pod for n in matching)
+    if need.verified_rollout and serving > 0 and slots_when_empty < need.replicas + need.surge_pods:
+        return (
+            f"the verified rollout runs {need.replicas} serving pod{'s' if need.replicas != 1 else ''} plus "
+            f"{need.surge_pods} new pod at once, {need.gpus_per_pod} {need.gpu_resource} each on one node, but even "
+            f"with every node matching {selector} empty only {slots_when_empty} fit"
+        )
     if slots_when_empty < need.replicas:
         return (
             f"{need.replicas} pods of {need.gpus_per_pod} {need.gpu_resource} need one node each, but even with "
@@ -367,12 +418,46 @@ def _impossible_reason(nodes: Sequence[NodeCapacity], need: GpuNeed) -> str | No
 # --- text -------------------------------------------------------------------------------------------------
 
 
+def describe_rollout_need(report: CapacityReport) -> str:
+    """'rollout needs 1 extra pod of 2 nvidia.com/gpu (1 serving pod keeps its GPUs)' for a verified update."""
+    need = report.need
+    extra = report.pods_needed
+    return (
+        f"rollout needs {extra} extra pod{'s' if extra != 1 else ''} of {need.gpus_per_pod} {need.gpu_resource} "
+        f"({report.serving_release_pods} serving pod{'s' if report.serving_release_pods != 1 else ''} of release "
+        f"{need.namespace}/{need.release_name} keep{'s' if report.serving_release_pods == 1 else ''} its GPUs until "
+        f"a verified new pod replaces it)"
+    )
+
+
+def rollout_choice(report: CapacityReport | None) -> str:
+    """For a verified update that cannot get its surge GPUs: the two ways out (empty otherwise)."""
+    if report is None or not report.rollout_update:
+        return ""
+    need = report.need
+    return (
+        f"The verified rollout keeps the model serving during the update, so it needs "
+        f"{need.gpus_per_pod} {need.gpu_resource} free on one node matching {_selector_text(need.node_selector)} "
+        f"for the new pod. Choose: add GPU capacity (or free GPUs held by other workloads), or set "
+        f"vllm-deploy:release.rollout: recreate and accept downtime: the serving pods are deleted before the new "
+        f"revision loads."
+    )
+
+
 def _selector_text(selector: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "(none)"
 
 
 def describe_need(need: GpuNeed, *, with_release: bool = True) -> str:
     """'2 pods x 1 nvidia.com/gpu on nodes node-type=gpu' (plus the release whose pods count as free)."""
+    if need.verified_rollout:
+        text = (
+            f"{need.replicas} pod{'s' if need.replicas != 1 else ''} x {need.gpus_per_pod} {need.gpu_resource} "
+            f"on nodes {_selector_text(need.node_selector)}, verified rollout (+{need.surge_pods} surge pod)"
+        )
+        if with_release and need.release_name:
+            text += f" (serving pods of release {need.namespace}/{need.release_name} keep their GPUs)"
+        return text
     text = (
         f"{need.replicas} pod{'s' if need.replicas != 1 else ''} x {need.gpus_per_pod} {need.gpu_resource} "
         f"on nodes {_selector_text(need.node_selector)}"
@@ -409,7 +494,7 @@ def render_table(report: CapacityReport, *, max_rows: int = 50) -> str:
     if not report.nodes:
         lines.append("(the cluster has no nodes)")
     lines.append(
-        f"placeable now: {report.placeable_replicas} of {report.need.replicas} pods "
+        f"placeable now: {report.placeable_replicas} of {report.pods_needed} pods "
         f"({per_pod} {report.need.gpu_resource} each)"
     )
     pending = report.nodes_without_device_plugin

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
+from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS
 from components.unknowns import UNKNOWN, is_unknown_value
 
 from .capacity import GpuNeed
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULTS",
     "NEED_INPUTS",
     "PROVIDER_VERSION",
+    "ROLLOUT_INPUTS",
     "SETTING_INPUTS",
     "UNKNOWN",
     "changed_inputs",
@@ -31,8 +33,8 @@ __all__ = [
     "wait_settings_from_inputs",
 ]
 
-PROVIDER_VERSION = "2"
-"""Bump when the gate's behaviour changes, so the change shows in the next diff."""
+PROVIDER_VERSION = "3"
+"""Bump when the gate's behaviour changes, so the change shows in the next diff (3: the verified rollout)."""
 
 
 DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -48,10 +50,17 @@ DEFAULTS: dict[str, Any] = {
     "progress_interval_seconds": 30,
     "allow_node_autoscaling": False,
     "node_group_gpus": 0,
+    "rollout": ROLLOUT_RECREATE,
+    "surge_pods": ROLLOUT_SURGE_PODS,
+    "release_revision": "",
 }
 
-NEED_INPUTS = ("replicas", "gpus_per_pod", "gpu_resource", "node_selector", "tolerations", "namespace", "release_name")
-"""A change to any of these is a new GPU need: the gate waits again."""
+NEED_INPUTS = ("replicas", "gpus_per_pod", "gpu_resource", "node_selector", "tolerations", "namespace", "release_name",
+               "rollout", "surge_pods", "release_revision")
+"""A change to any of these is a new GPU need: the gate waits again (``release_revision``, a digest of the release's
+values, changes with every update: a verified update needs its surge pod's GPUs)."""
+ROLLOUT_INPUTS = ("release_revision", "rollout", "gpus_per_pod", "gpu_resource", "node_selector", "tolerations")
+"""A change to any of these rolls out new pods (a surge pod in the verified rollout); the others only scale."""
 SETTING_INPUTS = (
     "timeout_seconds",
     "backoff_initial_seconds",
@@ -63,7 +72,7 @@ SETTING_INPUTS = (
 )
 """A change to any of these is recorded without waiting. ``kubeconfig`` and ``context`` are neither."""
 
-WHOLE_NUMBERS = ("replicas", "gpus_per_pod", "node_group_gpus")
+WHOLE_NUMBERS = ("replicas", "gpus_per_pod", "node_group_gpus", "surge_pods")
 SECONDS = ("timeout_seconds", "backoff_initial_seconds", "backoff_max_seconds", "progress_interval_seconds")
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600
@@ -167,7 +176,7 @@ def _toleration_problems(tolerations: Any) -> list[str]:
 def _field_problems(key: str, value: Any) -> list[str]:
     """What is wrong with one known input value (empty when fine)."""
     if key in WHOLE_NUMBERS:
-        lowest = 1 if key == "gpus_per_pod" else 0
+        lowest = 1 if key in ("gpus_per_pod", "surge_pods") else 0
         number = _whole(value)
         if number is None or number < lowest:
             return [f"must be a whole number of at least {lowest}, got {_describe(value)}"]
@@ -207,7 +216,10 @@ def _field_problems(key: str, value: Any) -> list[str]:
     elif key == "context":
         if not isinstance(value, str):
             return [f"must be a kubeconfig context name or empty, got {_describe(value)}"]
-    elif key == "provider_version":
+    elif key == "rollout":
+        if value not in ROLLOUT_MODES:
+            return [f"must be one of {', '.join(ROLLOUT_MODES)}, got {_describe(value)}"]
+    elif key in ("provider_version", "release_revision"):
         if not isinstance(value, str):
             return [f"must be a string, got {_describe(value)}"]
     return []
@@ -243,6 +255,8 @@ def need_from_inputs(inputs: Mapping[str, Any]) -> GpuNeed:
         release_name=values["release_name"],
         allow_node_autoscaling=bool(values["allow_node_autoscaling"]),
         node_group_gpus=int(values["node_group_gpus"]),
+        rollout=values["rollout"],
+        surge_pods=int(values["surge_pods"]),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .capacity import CapacityReport, GpuNeed, describe_need
+from .capacity import CapacityReport, GpuNeed, describe_need, describe_rollout_need
 
 __all__ = ["describe_free", "format_duration", "progress_line"]
 
@@ -52,7 +52,9 @@ def progress_line(
     if report is None:
         parts.append("cluster state not read yet")
     else:
-        parts.append(f"placeable {report.placeable_replicas}/{need.replicas}")
+        if report.rollout_update:
+            parts.append(describe_rollout_need(report))
+        parts.append(f"placeable {report.placeable_replicas}/{report.pods_needed}")
         parts.append(describe_free(report))
     if api_trouble:
         parts.append(f"Kubernetes API trouble: {api_trouble}")

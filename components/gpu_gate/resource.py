@@ -21,8 +21,10 @@ from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
     DEFAULT_TOLERATION,
+    DEFAULTS,
     NEED_INPUTS,
     PROVIDER_VERSION,
+    ROLLOUT_INPUTS,
     SETTING_INPUTS,
     changed_inputs,
     input_problems,
@@ -57,6 +59,9 @@ class GpuCapacityGateArgs:
     progress_interval_seconds: pulumi.Input[float] = 30
     allow_node_autoscaling: pulumi.Input[bool] = False
     node_group_gpus: pulumi.Input[int] = 0
+    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
+    surge_pods: pulumi.Input[int] = DEFAULTS["surge_pods"]
+    release_revision: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
@@ -76,6 +81,9 @@ class GpuCapacityGateArgs:
             "progress_interval_seconds": self.progress_interval_seconds,
             "allow_node_autoscaling": self.allow_node_autoscaling,
             "node_group_gpus": self.node_group_gpus,
+            "rollout": self.rollout,
+            "surge_pods": self.surge_pods,
+            "release_revision": self.release_revision,
             "provider_version": PROVIDER_VERSION,
         }
 
@@ -106,19 +114,25 @@ class GpuCapacityGateFailed(RuntimeError):
     """The gate did not pass; the message says why (timeout table, impossible need, access problem)."""
 
 
-def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...] = ()) -> dict:
+def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...] = (), *,
+               rolls_out: bool = True) -> dict:
     """Wait for the capacity ``inputs`` ask for; the results as outputs. Raises ``GpuCapacityGateFailed``.
 
     ``replacing``: (namespace, name) of a release this update deletes first, whose GPUs count as free.
+    ``rolls_out`` is False when the release's pods stay as they are (only e.g. the replica count changed): then a
+    verified rollout surges no pod.
     """
     from .waiter import GpuCapacityError, wait_for_gpu_capacity  # the kubernetes client only where it waits
 
     install_engine_cancel_hook()  # Ctrl-C ends the wait (see components/cancellation.py)
+    need = replace(need_from_inputs(inputs), replacing=replacing)
+    if not rolls_out:
+        need = replace(need, surge_pods=0)
     try:
         with api_client_for(KubeAccess.from_inputs(inputs)) as api:
             result = wait_for_gpu_capacity(
                 api,
-                replace(need_from_inputs(inputs), replacing=replacing),
+                need,
                 on_progress=pulumi.log.info,
                 cancellation=ENGINE_CANCELLATION,
                 **wait_settings_from_inputs(inputs),
@@ -150,7 +164,9 @@ class GpuCapacityGateProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if changed_inputs(olds, news, NEED_INPUTS):
-            return UpdateResult(outs=_outputs(news, _pass_gate(news, replaced_release(olds, news))))
+            rolls_out = bool(changed_inputs(olds, news, ROLLOUT_INPUTS))
+            return UpdateResult(outs=_outputs(news, _pass_gate(news, replaced_release(olds, news),
+                                                               rolls_out=rolls_out)))
         return UpdateResult(outs=_outputs(news, olds))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

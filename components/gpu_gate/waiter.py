@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from components.cancellation import Cancellation
 
-from .capacity import CapacityReport, GpuNeed, assess_capacity, describe_need, render_table
+from .capacity import (
+    CapacityReport,
+    GpuNeed,
+    assess_capacity,
+    describe_need,
+    describe_rollout_need,
+    render_table,
+    rollout_choice,
+)
 from .cluster_feed import ApiTrouble, ClusterFeed, Event, jittered_delays
 from .cluster_view import ClusterView
 from .progress import describe_free, format_duration, progress_line
@@ -248,8 +256,9 @@ class _Wait:
         self.on_progress(
             f"GPU gate passed after {format_duration(now - self.started)}: room for {report.placeable_replicas} "
             f"pod{'s' if report.placeable_replicas != 1 else ''} of {self.need.gpus_per_pod} {self.need.gpu_resource}, "
-            f"{self.need.replicas} needed "
+            f"{report.pods_needed} needed "
             f"({describe_free(report)}){scale_up}"
+            + (f"; {describe_rollout_need(report)}" if report.rollout_update else "")
         )
         return GateResult(report, now - self.started)
 
@@ -258,10 +267,13 @@ class _Wait:
             f"GPU capacity can never be met: {report.impossible_reason}. "
             f"Need {describe_need(self.need)}.\n{render_table(report)}"
         )
+        choice = rollout_choice(report)
+        if choice:
+            message += "\n" + choice
         return GpuCapacityImpossible(message, report.impossible_reason, report)
 
     def _cancelled(self, now: float) -> GpuCapacityCancelled:
-        seen = (f"{self.report.placeable_replicas} of {self.need.replicas} pods placeable"
+        seen = (f"{self.report.placeable_replicas} of {self.report.pods_needed} pods placeable"
                 if self.report else "the cluster not read yet")
         return GpuCapacityCancelled(
             f"GPU wait cancelled after {format_duration(now - self.started)} (Ctrl-C), {seen}: need "
@@ -272,7 +284,8 @@ class _Wait:
         if self.report is None:
             detail = "the cluster's nodes and pods could not be read"
         else:
-            detail = f"{self.report.placeable_replicas} of {self.need.replicas} pods placeable.\n{render_table(self.report)}"
+            detail = (f"{self.report.placeable_replicas} of {self.report.pods_needed} pods placeable.\n"
+                      f"{render_table(self.report)}")
         trouble = self._trouble_text()
         message = f"{head}; {detail}" + (f"\nlast Kubernetes API error: {trouble}" if trouble else "")
         if self.need.allow_node_autoscaling:
@@ -280,4 +293,7 @@ class _Wait:
                         f"fits a pod (no node matching the selector has {self.need.gpus_per_pod} "
                         f"{self.need.gpu_resource}): set scheduling.nodeGroupGpus to the GPUs of the nodes it adds, so "
                         "the gate passes and the pods go Pending, which is what makes the autoscaler add a node")
+        choice = rollout_choice(self.report)
+        if choice:
+            message += "\n" + choice
         return GpuCapacityTimeout(message, self.report)

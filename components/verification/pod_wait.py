@@ -189,12 +189,14 @@ def wait_for_rollout(
     health_path: str = "/health",
     ready_path: str = "/ready",
     cancellation: Cancellation | None = None,
+    assess_snapshot: Callable[[RolloutSnapshot], Assessment] = assess,
 ) -> RolloutResult:
     """Wait until every current-revision pod is Ready, a failure signal is fatal, or the budget runs out.
 
     ``graces`` overrides ``grace_seconds`` per transient signal. ``prober`` (optional) asks a Running pod that
     is not Ready what it answers on ``health_path`` and ``ready_path``, at most every ``tick_seconds``.
     Raises ``OperationCancelled`` as soon as ``cancellation`` is set (the source's waits must wake up on it).
+    ``assess_snapshot`` decides what "ready" means (the verified rollout passes its own: a pod to verify).
     """
     pause_for = cancellation.wait if cancellation else time.sleep
     started = clock()
@@ -208,7 +210,7 @@ def wait_for_rollout(
             cancellation.raise_if_cancelled(f"waiting for the release's pods ({assessment.message})")
         elapsed = clock() - started
         try:
-            raw = assess(source.snapshot())
+            raw = assess_snapshot(source.snapshot())
             if prober is not None:
                 answers = _probe(prober, raw, probes, clock(), tick_seconds)
                 raw = with_readiness_probes(raw, answers, health_path, ready_path)

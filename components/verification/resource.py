@@ -141,6 +141,8 @@ class DeploymentVerificationArgs:
     unschedulable_grace_seconds: pulumi.Input[float] = DEFAULTS["unschedulable_grace_seconds"]
     api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
     api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
+    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
+    verified_condition: pulumi.Input[str] = DEFAULTS["verified_condition"]
     settings_version: str = SETTINGS_VERSION
 
     def to_props(self) -> dict[str, Any]:

@@ -12,12 +12,16 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.kube_names import is_dns_label
+from components.kube_names import is_dns_label, is_label_key
 from components.presets import (
     IMAGE_PULL_GRACE_SECONDS,
     READY_GRACE_SECONDS,
+    ROLLOUT_MODES,
+    ROLLOUT_RECREATE,
+    ROLLOUT_VERIFIED,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
+    VERIFIED_CONDITION,
 )
 from components.unknowns import UNKNOWN, is_unknown_value
 
@@ -37,7 +41,9 @@ __all__ = [
     "validate",
 ]
 
-SETTINGS_VERSION = "2"  # bump when the verification's behaviour changes, so deployed stacks re-verify
+# Bump when the verification's behaviour changes, so deployed stacks re-verify (2: issue 9's checks;
+# 3: the verified rollout).
+SETTINGS_VERSION = "3"
 ACCESS_MODES = VERIFICATION_ACCESS_MODES
 
 DEFAULTS: dict[str, Any] = {
@@ -63,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "unschedulable_grace_seconds": UNSCHEDULABLE_GRACE_SECONDS,
     "api_key_secret_name": "",
     "api_key_secret_key": "api-key",
+    "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
+    "verified_condition": VERIFIED_CONDITION,
     "settings_version": SETTINGS_VERSION,
 }
 
@@ -108,6 +116,12 @@ class VerificationSettings:
     image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
     ready_grace_seconds: float = READY_GRACE_SECONDS
     unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+    rollout: str = ROLLOUT_RECREATE
+    verified_condition: str = VERIFIED_CONDITION
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
 
     @property
     def model(self) -> str:
@@ -231,6 +245,12 @@ def _revision(value: Any) -> tuple[Any, str | None]:
     return value, "the Helm release revision (a non-negative integer or a non-empty string)"
 
 
+def _condition_type(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str) and is_label_key(value):
+        return value, None
+    return value, "a pod condition type such as vllm.deploy/verified (a qualified name: optional DNS prefix and '/')"
+
+
 def _anything(value: Any) -> tuple[Any, str | None]:
     return ("" if value is None else value), None
 
@@ -261,6 +281,8 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "unschedulable_grace_seconds": _seconds(0, inclusive=False),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
+    "rollout": _choice(*ROLLOUT_MODES),
+    "verified_condition": _condition_type,
     "settings_version": _anything,
 }
 
@@ -291,6 +313,10 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
     mode, base_url, api_key = values.get("access_mode"), values.get("base_url"), values.get("api_key_secret_name")
     problems = []
+    if values.get("rollout") == ROLLOUT_VERIFIED and mode != "port-forward" and not is_unknown(mode):
+        problems.append(Problem("access_mode", f"access_mode is {_shown(mode)} but rollout is 'verified'; allowed: "
+                                               "'port-forward' (each new pod is checked before it gets Service "
+                                               "traffic, so only a port-forward to that pod reaches it)"))
     if not (is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct"):
         problems.append(Problem(
             "base_url",

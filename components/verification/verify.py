@@ -101,6 +101,18 @@ def read_api_key(api_client: client.ApiClient, settings: VerificationSettings) -
     return base64.b64decode(data).decode().strip()
 
 
+def api_headers(api_client: client.ApiClient, settings: VerificationSettings) -> dict[str, str]:
+    """The request headers (vLLM's API key when configured); ``ValueError`` says why the key cannot be read."""
+    if not settings.api_key_secret_name:
+        return {}
+    try:
+        return {"Authorization": f"Bearer {read_api_key(api_client, settings)}"}
+    except (ApiException, KeyError, ValueError) as exc:
+        if isinstance(exc, ApiException):
+            raise ValueError(f"cannot read the API key Secret: {exc.status} {exc.reason}") from None
+        raise ValueError(str(exc)) from None
+
+
 def _pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod: str) -> int:
     """The container port behind the Service's port for ``pod`` (the Service's targetPort, maybe named)."""
     core = client.CoreV1Api(api_client)
@@ -146,6 +158,17 @@ def readiness_prober(settings: VerificationSettings, api_client: client.ApiClien
     return probe
 
 
+def wait_options(settings: VerificationSettings, api_client: client.ApiClient) -> dict[str, Any]:
+    """``wait_for_rollout``'s per-signal graces and readiness prober for ``settings`` (both rollouts use them)."""
+    return {
+        "graces": {IMAGE_PULL: settings.image_pull_grace_seconds, READY_ENDPOINT_FAILING: settings.ready_grace_seconds,
+                   "Unschedulable": settings.unschedulable_grace_seconds},
+        "prober": readiness_prober(settings, api_client),
+        "health_path": settings.health_path,
+        "ready_path": settings.ready_path,
+    }
+
+
 def verify_deployment(
     settings: VerificationSettings,
     api_client_factory: Callable[[], client.ApiClient],
@@ -166,6 +189,11 @@ def verify_deployment(
             settings, results, verified_at=_now(), duration_seconds=time.monotonic() - started, **kwargs
         )
 
+    if settings.verified_rollout:
+        from .rollout import verify_rollout
+
+        return verify_rollout(settings, api_client_factory, progress, grace_seconds,
+                              lambda api: api_headers(api, settings), report, cancellation)
     try:
         api_client = api_client_factory()
     except KubeAccessError as exc:
@@ -181,12 +209,7 @@ def verify_deployment(
             progress,
             grace_seconds=grace_seconds,
             cancellation=cancellation,
-            graces={IMAGE_PULL: settings.image_pull_grace_seconds,
-                    READY_ENDPOINT_FAILING: settings.ready_grace_seconds,
-                    "Unschedulable": settings.unschedulable_grace_seconds},
-            prober=readiness_prober(settings, api_client),
-            health_path=settings.health_path,
-            ready_path=settings.ready_path,
+            **wait_options(settings, api_client),
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
         if rollout.api_error and not rollout.ready:
@@ -200,13 +223,10 @@ def verify_deployment(
             initialization = initialization_times(source.snapshot().pods, rollout.assessment.ready_pod_names)
 
         cancellation.raise_if_cancelled("starting the HTTP checks")
-        headers: dict[str, str] = {}
-        if settings.api_key_secret_name:
-            try:
-                headers["Authorization"] = f"Bearer {read_api_key(api_client, settings)}"
-            except (ApiException, KeyError, ValueError) as exc:
-                reason = f"cannot read the API key Secret: {exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
-                return report(rows + skipped_http_checks(plan, reason), warnings=warnings)
+        try:
+            headers = api_headers(api_client, settings)
+        except ValueError as exc:
+            return report(rows + skipped_http_checks(plan, str(exc)), warnings=warnings)
         try:
             endpoint_cm = open_endpoint(settings, api_client, rollout, headers)
             with endpoint_cm as endpoint:

@@ -123,14 +123,18 @@ def all_policies() -> list[Policy]:
                 **_BUDGETS})),
         release_policy(
             "vllm-production-helm-atomic",
-            "Production Helm releases are atomic (or explicitly accept cleanupOnFail instead).",
+            "Production Helm releases are atomic (or explicitly accept cleanupOnFail instead); the verified "
+            "rollout is exempt.",
             check_helm_atomic,
             config={"acceptCleanupOnFail": {"type": "boolean", "default": False,
                                             "description": "Accept cleanupOnFail: true instead of atomic: true."}}),
         release_policy(
             "vllm-production-gpu-safe-rollout",
-            "Production updates never need a spare GPU: Recreate, or RollingUpdate with maxSurge 0.",
-            check_gpu_safe_rollout),
+            "Production updates keep the model serving: the verified rollout, unless downtime is accepted explicitly.",
+            check_gpu_safe_rollout,
+            config={"acceptDowntime": {"type": "boolean", "default": False,
+                                       "description": "Accept rollout.mode recreate (downtime during every update) "
+                                                      "in production, e.g. on a cluster without a spare GPU."}}),
         release_policy(
             "vllm-production-disruption-budget",
             "Production releases with more than one replica have a PodDisruptionBudget.",

@@ -1,6 +1,6 @@
 """Production-only safety of the vLLM release: atomic Helm operations, GPU-safe rollouts, disruption budgets.
 
-Keys absent from the release's values fall back to the chart defaults (strategy Recreate, replicaCount 1).
+Keys absent from the release's values fall back to the chart defaults (rollout.mode recreate, replicaCount 1).
 """
 
 from __future__ import annotations
@@ -8,13 +8,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .reading import as_bool, as_number, is_unknown, lookup, show
+from .reading import as_bool, as_number, is_unknown, show
 from .subjects import Release
 
 
 def check_helm_atomic(release: Release, config: Mapping[str, Any]) -> Iterator[str]:
-    """atomic: true, or cleanupOnFail: true where this policy's config accepts it explicitly."""
+    """atomic: true, or cleanupOnFail: true where this policy's config accepts it explicitly.
+
+    The verified rollout is exempt: Helm must not wait there (the new pods become Ready only once the verification
+    has passed on them), and a failed update leaves the previous revision serving, with nothing to roll back.
+    """
     if not release.is_production:
+        return
+    mode = _rollout_mode(release)
+    if is_unknown(mode) or mode == VERIFIED:
         return
     atomic, cleanup = release.prop("atomic"), release.prop("cleanupOnFail")
     if is_unknown(atomic) or as_bool(atomic) is True:
@@ -26,31 +33,26 @@ def check_helm_atomic(release: Release, config: Mapping[str, Any]) -> Iterator[s
            f"it explicitly with this policy's config {{\"acceptCleanupOnFail\": true}}.")
 
 
-def _is_zero(value: Any) -> bool:
-    return as_number(value) == 0 or (isinstance(value, str) and value.strip() in ("0%", "0"))
+VERIFIED = "verified"  # the chart's rollout.mode of components/presets.ROLLOUT_VERIFIED (policies run without it)
+
+
+def _rollout_mode(release: Release) -> Any:
+    """The chart's rollout.mode; absent means the chart default, recreate."""
+    return release.value("rollout", "mode", default="recreate")
 
 
 def check_gpu_safe_rollout(release: Release, config: Mapping[str, Any]) -> Iterator[str]:
-    """strategy.type Recreate, or RollingUpdate with maxSurge 0 (a surge pod needs a spare GPU node)."""
+    """The verified rollout (rollout.mode verified), unless this policy's config accepts downtime explicitly."""
     if not release.is_production:
         return
-    strategy = release.value("strategy")
-    if strategy is None or is_unknown(strategy):
+    mode = _rollout_mode(release)
+    if is_unknown(mode) or mode == VERIFIED or config.get("acceptDowntime"):
         return
-    kind = lookup(strategy, "type", default="Recreate")
-    if is_unknown(kind) or kind == "Recreate":
-        return
-    if kind == "RollingUpdate":
-        surge = lookup(strategy, "rollingUpdate", "maxSurge")
-        if is_unknown(surge) or _is_zero(surge):
-            return
-        shown = show(surge) if surge is not None else "not set (Kubernetes defaults to 25%)"
-        yield (f"{release.label}: production rollout is RollingUpdate with strategy.rollingUpdate.maxSurge {shown}; "
-               f"a surge pod needs a spare GPU and the rollout stalls without one: set maxSurge: 0 "
-               f"(with maxUnavailable: 1) or strategy.type: Recreate.")
-        return
-    yield (f"{release.label}: strategy.type is {show(kind)}; use Recreate or RollingUpdate with "
-           f"rollingUpdate.maxSurge: 0 so an update never needs a spare GPU.")
+    yield (f"{release.label}: production rollout.mode is {show(mode)}: an update deletes the serving pods before the "
+           f"new revision has loaded and passed the verification, so the model is down during every update and a "
+           f"failed update leaves nothing serving. Set vllm-deploy:release.rollout: verified (an update then needs "
+           f"GPUs for one extra pod), or accept the downtime explicitly with this policy's config "
+           f"{{\"acceptDowntime\": true}}.")
 
 
 def check_disruption_budget(release: Release, config: Mapping[str, Any]) -> Iterator[str]:

@@ -102,11 +102,12 @@ def release_code(*, tag: str = "v0.11.0", namespace: str = "vllm", gpus: int = 4
             name="llama-70b-production",
             chart="{ROOT / 'charts' / 'vllm-deployment'}",
             namespace="{namespace}",
-            atomic=True,
+            skip_await=True,  # the verified rollout: the verification drives it, Helm must not wait
             timeout=6300,
             values={{
                 "environment": "production",
                 "replicaCount": 2,
+                "rollout": {{"mode": "verified"}},
                 "podDisruptionBudget": {{"enabled": True}},
                 "image": {{"repository": "vllm/vllm-openai", "tag": "{tag}"}},
                 "model": {{"path": "meta-llama/Llama-2-70b-chat-hf", "size": "large", "tensorParallelSize": {gpus}}},

@@ -105,7 +105,7 @@ class PulumiProject:
         return sum(1 for r in resources if r["type"] != "pulumi:pulumi:Stack")
 
 
-def local_stack_config(kubeconfig: Path, release: str, namespace: str, **overrides) -> dict:
+def local_stack_config(kubeconfig: Path, release: str, namespace: str, /, **overrides) -> dict:
     """Pulumi.local.yaml's config with this cluster's kubeconfig, a release/namespace of the test's, and overrides."""
     raw = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())["config"]
     config = {key.split(":", 1)[1]: value for key, value in raw.items()}

@@ -179,6 +179,45 @@ def test_invalid_config_fails_before_any_resource_is_registered():
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_rollout_setting_reaches_chart_gate_and_verification(stack):
+    config = validate_config(stack_config(stack))
+    inputs = program(stack)["inputs"]
+    release = inputs[f"{COMPONENT_NAME}-release"]
+    gate = inputs[f"{COMPONENT_NAME}-gpu-capacity"]
+    verification = inputs[f"{COMPONENT_NAME}-verification"]
+    expected = "verified" if stack in ("staging", "production") else "recreate"
+    assert release["values"]["rollout"]["mode"] == gate["rollout"] == verification["rollout"] == expected
+    assert verification["verified_condition"] == release["values"]["rollout"]["verifiedCondition"]
+    assert gate["surge_pods"] == release["values"]["rollout"]["maxSurge"] == 1
+    assert len(gate["release_revision"]) == 16
+    if expected == "verified":  # Helm must not wait: the verification drives the rollout
+        assert release["skipAwait"] is True and release["atomic"] is False
+
+
+def test_the_gate_sees_every_update_that_rolls_out_pods_but_not_a_scale_change():
+    from components.vllm_model import release_fingerprint
+
+    values = chart_values(validate_config(stack_config("production")))
+    changed_image = json.loads(json.dumps(values))
+    changed_image["image"]["tag"] = "v0.11.1"
+    scaled = {**values, "replicaCount": 3}
+    assert release_fingerprint(changed_image) != release_fingerprint(values)
+    assert release_fingerprint(scaled) == release_fingerprint(values)
+
+
+@pytest.mark.parametrize("stack,warned", [("development", True), ("local", True), ("staging", False),
+                                          ("production", False)])
+def test_preview_warns_that_recreate_means_downtime(stack, warned):
+    result = subprocess.run([sys.executable, "-m", "tests.support.mock_program", stack], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    warning = "release.rollout is recreate: an update deletes the pods serving"
+    assert (warning in result.stderr) is warned
+    if warned:
+        assert "the model is DOWN during every update" in result.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_deployed_output_records_model_version_resources_and_arguments(stack):
     """The workflow's "Document configuration" step: model path and version, resources, custom arguments."""
     from components.deployed import chart_digest

@@ -20,7 +20,10 @@ from components.presets import ENVIRONMENTS
 CHART = Path(__file__).resolve().parents[3] / "charts" / "vllm-deployment"
 
 # Per-deployment choices, not defaults: the program takes them from each stack's own configuration.
+# rollout.mode: the values files serve standalone `helm install`, where no verification would open the readiness
+# gate of the verified rollout, so they keep the chart's recreate; the program sets verified per environment.
 OWN_CHOICES = {
+    ("rollout", "mode"),
     ("fullnameOverride",),
     ("image", "tag"),
     ("model", "path"),

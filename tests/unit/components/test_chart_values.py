@@ -28,7 +28,7 @@ def test_development_values_follow_the_workflow():
     tag = chart_app_version((Path(__file__).resolve().parents[3] / "charts/vllm-deployment/Chart.yaml").read_text())
     assert values["image"] == {"repository": "vllm/vllm-openai", "tag": tag, "pullPolicy": "IfNotPresent"}
     assert values["startup"]["budgetSeconds"] == 1200
-    assert values["strategy"] == {"type": "Recreate"}
+    assert values["rollout"] == {"mode": "recreate", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
     assert values["podDisruptionBudget"]["enabled"] is False
     assert values["apiKey"] == {"existingSecret": "", "key": "api-key"}
 
@@ -57,3 +57,28 @@ def test_production_runs_two_replicas_with_a_disruption_budget():
     values = values_for("production")
     assert values["replicaCount"] == 2
     assert values["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_staging_and_production_roll_out_verified(stack):
+    expected = {"mode": "verified", "maxSurge": 1, "verifiedCondition": "vllm.deploy/verified"}
+    assert values_for(stack)["rollout"] == expected
+
+
+def test_rollout_setting_reaches_the_chart():
+    from tests.unit.components.test_config import base
+
+    config = base()
+    config["release"]["rollout"] = "verified"
+    assert chart_values(validate_config(config))["rollout"]["mode"] == "verified"
+    config["release"]["rollout"] = "recreate"
+    assert chart_values(validate_config(config))["rollout"]["mode"] == "recreate"
+
+
+def test_pod_annotations_reach_the_pod_template_values():
+    from tests.unit.components.test_config import base
+
+    config = base()
+    config["release"]["podAnnotations"] = {"example.com/team": "ml"}
+    assert chart_values(validate_config(config))["podAnnotations"] == {"example.com/team": "ml"}
+    assert values_for("development")["podAnnotations"] == {}

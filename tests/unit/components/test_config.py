@@ -56,7 +56,9 @@ def test_presets_fill_what_the_stack_leaves_out():
     assert config.model.tensor_parallel_size == 4
     assert config.model.startup_budget_seconds == 5400  # large 3600 s x production 1.5
     assert config.release.timeout_seconds == 5400 + 900
-    assert config.release.atomic and config.release.helm_wait
+    # the verified rollout: Helm must not wait (the verification drives the rollout), so it cannot be atomic
+    assert config.release.rollout == "verified"
+    assert not config.release.atomic and not config.release.helm_wait
     assert config.gpu_wait.timeout_seconds == 30 * 60
     assert config.verification.pod_ready_timeout_seconds == 5400
     assert config.endpoint == "llama-70b.system.svc.cluster.local:8000"
@@ -214,6 +216,55 @@ def test_digest_is_a_pinned_tag():
     assert config.image.reference == "vllm/vllm-openai@sha256:" + "a" * 64
 
 
+@pytest.mark.parametrize("environment,rollout", [("development", "recreate"), ("staging", "verified"),
+                                                 ("production", "verified")])
+def test_rollout_default_per_environment(environment, rollout):
+    config = base()
+    config["environment"] = environment
+    for key in ("helmWait", "atomic", "rollout"):
+        config["release"].pop(key, None)
+    release = validate_config(config).release
+    assert release.rollout == rollout
+    # Helm waits (and may be atomic) only where it cannot deadlock: the recreate rollout
+    assert release.helm_wait is (rollout == "recreate" and environment != "development")
+    assert release.atomic is release.helm_wait
+
+
+@pytest.mark.parametrize("key", ["helmWait", "atomic"])
+def test_verified_rollout_refuses_a_helm_wait(key):
+    config = base()
+    config["release"].update({"rollout": "verified", "helmWait": False, "atomic": False})
+    config["release"][key] = True
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert (f"vllm-deploy:release.{key}: True is not valid; the verified rollout needs Helm not to wait (its pods "
+            f"become Ready only once the verification has passed on them, so a Helm wait would deadlock); remove "
+            f"{key} or set release.rollout: recreate") in error.value.problems
+
+
+def test_rollout_values_are_named():
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.rollout", "rolling"))
+    assert error.value.problems == ["vllm-deploy:release.rollout: 'rolling' is not valid; allowed: verified, recreate"]
+
+
+def test_verified_rollout_needs_the_port_forward_access():
+    config = base()
+    config["release"]["rollout"] = "verified"
+    config["verification"].update({"accessMode": "direct", "baseUrl": "http://llama.system.svc.cluster.local:8000"})
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert error.value.problems[0].startswith("vllm-deploy:verification.accessMode: 'direct' is not valid; the "
+                                              "verified rollout checks each new pod before it gets Service traffic")
+
+
+def test_pod_annotation_keys_are_checked():
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.podAnnotations", {"bad key": "x"}))
+    assert error.value.problems == ["vllm-deploy:release.podAnnotations.bad key: 'x' is not valid; expected an "
+                                    "annotation key such as example.com/name (optional DNS prefix and '/')"]
+
+
 def test_a_bare_memory_number_of_at_least_one_gibibyte_is_bytes_and_allowed():
     config = validate_config(with_change("resources.limits.memory", 34359738368))
     assert config.resources.memory_limit == "34359738368" == config.resources.memory_request
@@ -237,7 +288,7 @@ def test_grace_periods_default_from_presets_and_can_be_set():
 @pytest.mark.parametrize("samples", [1, 10, 19])
 def test_fewer_than_20_samples_is_allowed_with_a_warning_that_p95_is_the_maximum(samples):
     warnings = config_warnings(validate_config(with_change("verification.samples", samples)))
-    assert warnings == [
+    assert [w for w in warnings if "verification.samples" in w] == [
         f"vllm-deploy:verification.samples: {samples}: with N <= 19 samples the nearest-rank p95 is the maximum, so a "
         "single slow completion fails the latency check; use 20 or more (59 samples all within the limit give 95% "
         "confidence that the true p95 is within it)"]
@@ -245,7 +296,8 @@ def test_fewer_than_20_samples_is_allowed_with_a_warning_that_p95_is_the_maximum
 
 @pytest.mark.parametrize("samples", [20, 59])
 def test_20_or_more_samples_warn_nothing(samples):
-    assert config_warnings(validate_config(with_change("verification.samples", samples))) == []
+    warnings = config_warnings(validate_config(with_change("verification.samples", samples)))
+    assert [w for w in warnings if "verification.samples" in w] == []
 
 
 def test_node_autoscaling_gives_unschedulable_pods_minutes_for_a_node_to_join():
@@ -280,3 +332,13 @@ def test_a_node_group_smaller_than_a_pod_is_refused_at_preview():
         validate_config(config)
     assert "vllm-deploy:scheduling.nodeGroupGpus: 1 is not valid; a node of 1 GPUs can never fit a pod of " \
            "resources.limits.nvidia.com/gpu = 2" in error.value.problems
+
+
+def test_recreate_warns_that_it_means_downtime_and_verified_does_not():
+    warnings = config_warnings(validate_config(with_change("release.rollout", "recreate")))
+    assert warnings == [
+        "vllm-deploy:release.rollout is recreate: an update deletes the pods serving llama-7b before the new revision "
+        "loads, so the model is DOWN during every update (model loading takes up to 20 min), and a new revision that "
+        "fails the verification leaves nothing serving. Use release.rollout: verified (needs GPUs for 1 extra pod) to "
+        "keep serving."]
+    assert config_warnings(validate_config(with_change("release.rollout", "verified"))) == []

@@ -169,6 +169,7 @@ def test_diff_reports_changes_and_never_replaces(change, changes) -> None:
 
 class Calls(list):
     replaced: list
+    rolling: list
 
 
 @pytest.fixture
@@ -176,14 +177,17 @@ def gate_calls(monkeypatch) -> list:
     """Replace the wait with a recorder; each call returns fixed results."""
     calls = Calls()
     replaced: list = []
+    rolling: list = []
 
-    def fake_pass_gate(props, replacing=()):
+    def fake_pass_gate(props, replacing=(), rolls_out=True):
         calls.append(props)
         replaced.append(replacing)
+        rolling.append(rolls_out)
         return {"placeable_replicas": 3, "waited_seconds": 1.2, "nodes": [{"name": "gpu-node-1"}]}
 
     monkeypatch.setattr(gate_resource, "_pass_gate", fake_pass_gate)
     calls.replaced = replaced
+    calls.rolling = rolling
     return calls
 
 
@@ -213,6 +217,13 @@ def test_renaming_or_moving_the_release_counts_the_old_releases_pods_as_free(gat
     provider.update("id", outputs(), inputs(namespace="models"))
     provider.update("id", outputs(), inputs(replicas=3.0))
     assert gate_calls.replaced == [(("system", "llama-7b-development"),), (("system", "llama-7b-development"),), ()]
+
+
+def test_an_update_that_rolls_out_pods_needs_the_surge_a_scale_change_does_not(gate_calls) -> None:
+    provider = GpuCapacityGateProvider()
+    provider.update("id", outputs(), inputs(release_revision="new-values", rollout="verified"))
+    provider.update("id", outputs(rollout="verified"), inputs(replicas=3.0, rollout="verified"))
+    assert gate_calls.rolling == [True, False]
 
 
 def test_delete_does_nothing() -> None:
