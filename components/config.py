@@ -43,11 +43,11 @@ __all__ = [
     "SchedulingSettings",
     "StorageSettings",
     "GpuWaitSettings",
-    "VerificationSettings",
+    "VerificationConfig",
     "KubernetesSettings",
     "ObservabilitySettings",
     "ALERT_DEFAULTS",
-    "RegistrySettings",
+    "RegistryConfig",
     "REGISTRY_ON_DESTROY",
     "REGISTRY_CONNECT_TIMEOUT_SECONDS",
     "REGISTRY_RETRY_TIMEOUT_SECONDS",
@@ -164,7 +164,7 @@ class GpuWaitSettings:
 
 
 @dataclass(frozen=True)
-class VerificationSettings:
+class VerificationConfig:
     access_mode: str
     base_url: str
     health_path: str
@@ -218,7 +218,7 @@ class ObservabilitySettings:
 
 
 @dataclass(frozen=True)
-class RegistrySettings:
+class RegistryConfig:
     """registry.*: whether and where `pulumi up` registers the verified model (model_registry_entries)."""
 
     enabled: bool
@@ -239,10 +239,10 @@ class DeploymentConfig:
     scheduling: SchedulingSettings
     storage: StorageSettings
     gpu_wait: GpuWaitSettings
-    verification: VerificationSettings
+    verification: VerificationConfig
     kubernetes: KubernetesSettings
     observability: ObservabilitySettings
-    registry: RegistrySettings
+    registry: RegistryConfig
 
     @property
     def endpoint(self) -> str:
@@ -579,11 +579,11 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
 
-def _read_registry(section: _Section, profile) -> RegistrySettings:
+def _read_registry(section: _Section, profile) -> RegistryConfig:
     database_url = section.text("databaseUrl", "", check=_is_database_url,
                                 allowed="expected a postgresql://user@host:5432/dbname URL or a libpq "
                                         "'host=... dbname=...' string (store it with pulumi config set --secret)")
-    return RegistrySettings(
+    return RegistryConfig(
         enabled=section.flag("enabled", profile.registry_enabled),
         database_url=database_url,
         routing=section.flag("routing", True),
@@ -674,7 +674,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     return tuple(dict(t) for t in value)
 
 
-def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationSettings:
+def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationConfig:
     access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
@@ -684,7 +684,7 @@ def _read_verification(section: _Section, model: ModelSettings, unschedulable_gr
              for name, default in (("healthPath", "/health"), ("readyPath", "/ready"),
                                    ("completionsPath", "/v1/chat/completions"))}
     samples = section.integer("samples", 20, minimum=1, maximum=1000)
-    return VerificationSettings(
+    return VerificationConfig(
         access_mode=access_mode,
         base_url=base_url,
         health_path=paths["healthPath"],
@@ -707,7 +707,7 @@ def _read_verification(section: _Section, model: ModelSettings, unschedulable_gr
     )
 
 
-def _read_observability(section: _Section, profile, verification: VerificationSettings) -> ObservabilitySettings:
+def _read_observability(section: _Section, profile, verification: VerificationConfig) -> ObservabilitySettings:
     monitored = profile.monitoring
     rule_labels = section.mapping_of_text("ruleLabels", {})
     for label_key, label_value in rule_labels.items():

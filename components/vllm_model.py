@@ -14,9 +14,9 @@ from components.deployed import chart_digest, deployed_record
 from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
-from components.verification.init_time import initialization_warning
 from components.registry.connection import missing_connection_problem
 from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
+from components.verification.init_time import initialization_warning
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH", "COMPONENT_NAME"]

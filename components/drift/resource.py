@@ -21,7 +21,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
-from components.unknowns import is_unknown_value
+from components.unknowns import is_unknown
 
 __all__ = ["OUTPUT_KEYS", "PROVIDER_VERSION", "ReleaseDrift", "ReleaseDriftArgs", "ReleaseDriftFailed",
            "ReleaseDriftProvider", "drift_message"]
@@ -109,12 +109,12 @@ class ReleaseDriftProvider(dyn.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
         failures = [dyn.CheckFailure(key, f"{key} must be a non-empty string, got {news.get(key)!r}")
                     for key in ("namespace", "release_name")
-                    if not is_unknown_value(news.get(key)) and not (isinstance(news.get(key), str) and news[key])]
+                    if not is_unknown(news.get(key)) and not (isinstance(news.get(key), str) and news[key])]
         return dyn.CheckResult({**news, "revision": _revision(news.get("revision"))}, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         changed = [key for key in CHANGE_KEYS
-                   if is_unknown_value(news.get(key)) or _revision(olds.get(key)) != _revision(news.get(key))]
+                   if is_unknown(news.get(key)) or _revision(olds.get(key)) != _revision(news.get(key))]
         if olds.get("drift"):
             changed.append("drift")
         return dyn.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)

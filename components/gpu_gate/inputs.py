@@ -14,7 +14,7 @@ from typing import Any
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS
-from components.unknowns import UNKNOWN, is_unknown_value
+from components.unknowns import UNKNOWN, is_unknown
 
 from .capacity import GpuNeed
 
@@ -83,16 +83,6 @@ TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 _RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
-
-def is_unknown(value: Any) -> bool:
-    """True when ``value`` or anything inside it is not known yet."""
-    if is_unknown_value(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(is_unknown(v) for v in value)
-    return False
 
 
 def _whole(value: Any) -> int | None:

@@ -34,9 +34,16 @@ from .inputs import (
     wait_settings_from_inputs,
 )
 
-__all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateFailed", "GpuCapacityGateProvider"]
+__all__ = [
+    "OUTPUT_KEYS",
+    "PROVIDER_VERSION",
+    "GpuCapacityGate",
+    "GpuCapacityGateArgs",
+    "GpuCapacityGateFailed",
+    "GpuCapacityGateProvider",
+]
 
-RESULT_OUTPUTS = ("placeable_replicas", "waited_seconds", "nodes")
+OUTPUT_KEYS = ("placeable_replicas", "waited_seconds", "nodes")
 NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
 
 
@@ -106,7 +113,7 @@ def _node_summary(report: CapacityReport) -> list[dict]:
 
 def _outputs(inputs: Mapping[str, Any], results: Mapping[str, Any]) -> dict:
     outs = {k: v for k, v in normalize_inputs(inputs).items() if k not in NOT_IN_OUTPUTS}
-    outs.update({key: results.get(key) for key in RESULT_OUTPUTS})
+    outs.update({key: results.get(key) for key in OUTPUT_KEYS})
     return outs
 
 
@@ -184,6 +191,6 @@ class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityG
         self, resource_name: str, args: GpuCapacityGateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         props = args.to_inputs()
-        props.update({key: None for key in RESULT_OUTPUTS})
+        props.update({key: None for key in OUTPUT_KEYS})
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"]))
         super().__init__(GpuCapacityGateProvider(), resource_name, props, opts)

@@ -16,7 +16,8 @@ from typing import Any
 
 from components.config import REGISTRY_ON_DESTROY as ON_DESTROY
 from components.kube_names import is_dns_label
-from components.unknowns import is_unknown_value
+from components.problems import Problem
+from components.unknowns import is_unknown
 
 from .connection import conninfo_problem
 
@@ -35,14 +36,6 @@ PROVIDER_VERSION = "1"
 """Bump when the registration's behaviour changes, so deployed stacks register again."""
 
 SECRET_KEYS = ("database_url",)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid input: the property and why (value and what is allowed)."""
-
-    property: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -211,7 +204,7 @@ def validate(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     problems: list[Problem] = []
     for key, rule in _RULES.items():
         value = normalized.get(key)
-        if is_unknown_value(value):
+        if is_unknown(value):
             continue
         converted, allowed = rule(value)
         if allowed is None:
@@ -226,7 +219,7 @@ def validate(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 def settings_from(inputs: Mapping[str, Any]) -> RegistrySettings:
     """Typed settings from (known) inputs; raises ``ValueError`` listing every problem."""
     normalized, problems = validate(inputs)
-    unknown = [k for k in _RULES if is_unknown_value(normalized.get(k))]
+    unknown = [k for k in _RULES if is_unknown(normalized.get(k))]
     if unknown:
         problems.append(Problem(unknown[0], f"{', '.join(unknown)} not known yet (preview)"))
     if problems:

@@ -22,15 +22,17 @@ from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engi
 from ..kube import KubeAccess, api_client_for
 from .settings import (
     DEFAULTS,
+    PROVIDER_VERSION,
     REVERIFY_KEYS,
     SECRET_KEYS,
-    SETTINGS_VERSION,
     normalize_revision,
     settings_from,
     validate,
 )
 
 __all__ = [
+    "OUTPUT_KEYS",
+    "PROVIDER_VERSION",
     "DeploymentVerification",
     "DeploymentVerificationArgs",
     "DeploymentVerificationProvider",
@@ -53,12 +55,22 @@ OUTPUT_KEYS = (
 )
 
 
-class VerificationFailed(Exception):
+class VerificationFailed(RuntimeError):
     """The deployment did not prove it serves; the message is the check table and the diagnosis."""
 
 
 def _progress(message: str) -> None:
     pulumi.log.info(f"DeploymentVerification: {message}")
+
+
+_RENAMED_INPUTS = {"provider_version": "settings_version"}
+"""Inputs renamed since a stack's last verification: the old name's value is the same setting (no re-verify)."""
+
+
+def _old_input(olds: dict[str, Any], key: str) -> Any:
+    if key not in olds and key in _RENAMED_INPUTS:
+        return olds.get(_RENAMED_INPUTS[key])
+    return olds.get(key)
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -76,7 +88,7 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         if olds.get("passed") is not True:
             return dyn.DiffResult(changes=True)
-        changed = [key for key in REVERIFY_KEYS if not _same(olds.get(key), news.get(key))]
+        changed = [key for key in REVERIFY_KEYS if not _same(_old_input(olds, key), news.get(key))]
         return dyn.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
@@ -143,9 +155,9 @@ class DeploymentVerificationArgs:
     api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
     rollout: pulumi.Input[str] = DEFAULTS["rollout"]
     verified_condition: pulumi.Input[str] = DEFAULTS["verified_condition"]
-    settings_version: str = SETTINGS_VERSION
+    provider_version: str = PROVIDER_VERSION
 
-    def to_props(self) -> dict[str, Any]:
+    def to_inputs(self) -> dict[str, Any]:
         props = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         props["kubeconfig"] = pulumi.Output.secret(self.kubeconfig)
         return props
@@ -170,5 +182,5 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props = {**args.to_props(), **{key: None for key in OUTPUT_KEYS}}
+        props = {**args.to_inputs(), **{key: None for key in OUTPUT_KEYS}}
         super().__init__(DeploymentVerificationProvider(), resource_name, props, opts)

@@ -23,7 +23,8 @@ from components.presets import (
     VERIFICATION_ACCESS_MODES,
     VERIFIED_CONDITION,
 )
-from components.unknowns import UNKNOWN, is_unknown_value
+from components.problems import Problem
+from components.unknowns import UNKNOWN, is_unknown
 
 __all__ = [
     "ACCESS_MODES",
@@ -31,7 +32,7 @@ __all__ = [
     "Problem",
     "REVERIFY_KEYS",
     "SECRET_KEYS",
-    "SETTINGS_VERSION",
+    "PROVIDER_VERSION",
     "UNKNOWN",
     "VerificationSettings",
     "default_base_url",
@@ -43,7 +44,7 @@ __all__ = [
 
 # Bump when the verification's behaviour changes, so deployed stacks re-verify (2: issue 9's checks;
 # 3: the verified rollout).
-SETTINGS_VERSION = "3"
+PROVIDER_VERSION = "3"
 ACCESS_MODES = VERIFICATION_ACCESS_MODES
 
 DEFAULTS: dict[str, Any] = {
@@ -71,21 +72,13 @@ DEFAULTS: dict[str, Any] = {
     "api_key_secret_key": "api-key",
     "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
     "verified_condition": VERIFIED_CONDITION,
-    "settings_version": SETTINGS_VERSION,
+    "provider_version": PROVIDER_VERSION,
 }
 
 SECRET_KEYS = ("kubeconfig",)
 # Everything that changes what is verified or how; kubeconfig only changes how the cluster is reached.
 REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFAULTS) if k not in SECRET_KEYS)
 
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid input: the property and why (value and what is allowed)."""
-
-    property: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -138,10 +131,6 @@ def default_base_url(release_name: str, namespace: str, port: int) -> str:
     """The in-cluster Service URL the workflow's checklist names."""
     return f"http://{release_name}.{namespace}.svc.cluster.local:{port}"
 
-
-def is_unknown(value: Any) -> bool:
-    """Whether ``value`` is the engine's placeholder for a value not known during preview."""
-    return is_unknown_value(value)
 
 
 def normalize_revision(value: Any) -> Any:
@@ -283,7 +272,7 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "api_key_secret_key": _text(required=True),
     "rollout": _choice(*ROLLOUT_MODES),
     "verified_condition": _condition_type,
-    "settings_version": _anything,
+    "provider_version": _anything,
 }
 
 

@@ -29,7 +29,7 @@ def test_defaults_fill_missing_inputs_and_numbers_become_ints():
     assert inputs["revision"] == 1 and isinstance(inputs["revision"], int)
     assert inputs["access_mode"] == "port-forward"
     assert inputs["p95_limit_seconds"] == 3.0
-    assert inputs["settings_version"] == DEFAULTS["settings_version"]
+    assert inputs["provider_version"] == DEFAULTS["provider_version"]
 
 
 def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
@@ -110,7 +110,7 @@ def test_revision_normalization():
 
 def test_reverify_keys_cover_every_setting_but_not_the_kubeconfig():
     assert "kubeconfig" not in REVERIFY_KEYS
-    for key in ("revision", "samples", "p95_limit_seconds", "prompt", "settings_version", "access_mode", "namespace"):
+    for key in ("revision", "samples", "p95_limit_seconds", "prompt", "provider_version", "access_mode", "namespace"):
         assert key in REVERIFY_KEYS
 
 
