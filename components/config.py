@@ -19,6 +19,12 @@ from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import (
     ENVIRONMENT_PROFILES,
     ENVIRONMENTS,
+    GPU_NODE_SELECTOR,
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    GPU_WAIT_BACKOFF_MAX_SECONDS,
+    GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     IMAGE_PULL_GRACE_SECONDS,
     MODEL_SIZES,
     NODE_PROVISIONING_GRACE_SECONDS,
@@ -29,11 +35,14 @@ from components.presets import (
     SIZE_PRESETS,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
+    VERIFICATION_DEFAULTS,
+    service_host,
 )
 from components.quantity import QuantityError, parse_quantity
 
 __all__ = [
     "NAMESPACE",
+    "GPU_RESOURCE",
     "ConfigError",
     "DeploymentConfig",
     "ModelSettings",
@@ -56,7 +65,6 @@ __all__ = [
 ]
 
 NAMESPACE = "vllm-deploy"
-GPU_RESOURCE = "nvidia.com/gpu"
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -247,7 +255,7 @@ class DeploymentConfig:
     @property
     def endpoint(self) -> str:
         """The in-cluster service endpoint, as the workflow's checklist names it."""
-        return f"{self.release.name}.{self.release.namespace}.svc.cluster.local:8000"
+        return service_host(self.release.name, self.release.namespace)
 
 
 _MISSING = object()
@@ -418,8 +426,7 @@ SECTIONS = {
     "registry": ("enabled", "databaseUrl", "routing", "onDestroy", "connectTimeoutSeconds", "retryTimeoutSeconds"),
 }
 
-DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
-DEFAULT_PROMPT = "Say hello in one short sentence."
+DEFAULT_TOLERATIONS = (dict(GPU_TOLERATION),)
 # Alert thresholds of the chart's PrometheusRule (the chart's values.yaml repeats them; a unit test keeps the two
 # equal). The completion-latency p95 threshold has no entry: it defaults to the stack's verification.p95LimitSeconds.
 ALERT_DEFAULTS: dict[str, float] = {
@@ -504,7 +511,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
     scheduling_in = _Section(problems, "scheduling", raw.get("scheduling"), SECTIONS["scheduling"])
-    node_selector = scheduling_in.mapping_of_text("nodeSelector", {"node-type": "gpu"})
+    node_selector = scheduling_in.mapping_of_text("nodeSelector", dict(GPU_NODE_SELECTOR))
     for label_key, label_value in node_selector.items():
         if not is_label_key(label_key) or not is_label_value(label_value) or len(label_value) > 63:
             problems.add(f"scheduling.nodeSelector.{label_key}", label_value, "expected a valid label key and value")
@@ -536,15 +543,16 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     wait_in = _Section(problems, "gpuWait", raw.get("gpuWait"), SECTIONS["gpuWait"])
     timeout_minutes = wait_in.number("timeoutMinutes", profile.gpu_wait_timeout_seconds / 60, above=0, maximum=24 * 60)
-    initial = wait_in.number("initialBackoffSeconds", 1.0, above=0, maximum=600)
-    maximum = wait_in.number("maxBackoffSeconds", 30.0, above=0, maximum=3600)
+    initial = wait_in.number("initialBackoffSeconds", GPU_WAIT_BACKOFF_INITIAL_SECONDS, above=0, maximum=600)
+    maximum = wait_in.number("maxBackoffSeconds", GPU_WAIT_BACKOFF_MAX_SECONDS, above=0, maximum=3600)
     if maximum < initial:
         problems.add("gpuWait.maxBackoffSeconds", maximum, f"expected at least initialBackoffSeconds ({initial:g})")
     gpu_wait = GpuWaitSettings(
         timeout_seconds=max(1, round(timeout_minutes * 60)),
         initial_backoff_seconds=initial,
         max_backoff_seconds=maximum,
-        progress_interval_seconds=wait_in.number("progressIntervalSeconds", 30.0, above=0, maximum=30),
+        progress_interval_seconds=wait_in.number("progressIntervalSeconds", GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
+                                                  above=0, maximum=30),
     )
 
     verification = _read_verification(
@@ -639,7 +647,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         hf_token_secret_key=secret.text("key", "token"),
         api_key_secret_name=api_key.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
                                          allowed="expected the name of an existing Secret holding vLLM's API key"),
-        api_key_secret_key=api_key.text("key", "api-key"),
+        api_key_secret_key=api_key.text("key", VERIFICATION_DEFAULTS["api_key_secret_key"]),
     )
 
 
@@ -680,25 +688,29 @@ def _read_verification(section: _Section, model: ModelSettings, unschedulable_gr
                             allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
     if access_mode == "direct" and not base_url:
         section.problems.add("verification.baseUrl", base_url, "required when accessMode is direct")
-    paths = {name: section.text(name, default, check=lambda v: v.startswith("/"), allowed="expected a path starting with /")
-             for name, default in (("healthPath", "/health"), ("readyPath", "/ready"),
-                                   ("completionsPath", "/v1/chat/completions"))}
-    samples = section.integer("samples", 20, minimum=1, maximum=1000)
+    defaults = VERIFICATION_DEFAULTS
+    paths = {name: section.text(name, defaults[key], check=lambda v: v.startswith("/"),
+                                allowed="expected a path starting with /")
+             for name, key in (("healthPath", "health_path"), ("readyPath", "ready_path"),
+                               ("completionsPath", "completions_path"))}
+    samples = section.integer("samples", defaults["samples"], minimum=1, maximum=1000)
     return VerificationConfig(
         access_mode=access_mode,
         base_url=base_url,
         health_path=paths["healthPath"],
         ready_path=paths["readyPath"],
         completions_path=paths["completionsPath"],
-        p95_limit_seconds=section.number("p95LimitSeconds", 3.0, above=0, maximum=600),
+        p95_limit_seconds=section.number("p95LimitSeconds", defaults["p95_limit_seconds"], above=0, maximum=600),
         samples=samples,
-        warmup_requests=section.integer("warmupRequests", 2, minimum=0, maximum=100),
-        max_tokens=section.integer("maxTokens", 16, minimum=1, maximum=4096),
-        prompt=section.text("prompt", DEFAULT_PROMPT),
-        request_timeout_seconds=section.number("requestTimeoutSeconds", 30.0, above=0, maximum=600),
+        warmup_requests=section.integer("warmupRequests", defaults["warmup_requests"], minimum=0, maximum=100),
+        max_tokens=section.integer("maxTokens", defaults["max_tokens"], minimum=1, maximum=4096),
+        prompt=section.text("prompt", defaults["prompt"]),
+        request_timeout_seconds=section.number("requestTimeoutSeconds", defaults["request_timeout_seconds"], above=0,
+                                                maximum=600),
         pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
                                                   minimum=1, maximum=6 * 3600),
-        unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
+        unreachable_retry_seconds=section.number("unreachableRetrySeconds", defaults["unreachable_retry_seconds"],
+                                                  above=0, maximum=3600),
         image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
                                                 maximum=3600),
         ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),

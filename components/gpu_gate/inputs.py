@@ -13,7 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.kube_names import is_dns_label, is_label_key, is_label_value
-from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS
+from components.presets import (
+    GPU_NODE_SELECTOR,
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    GPU_WAIT_BACKOFF_MAX_SECONDS,
+    GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
+    GPU_WAIT_TIMEOUT_SECONDS,
+    ROLLOUT_MODES,
+    ROLLOUT_RECREATE,
+    ROLLOUT_SURGE_PODS,
+)
 from components.unknowns import UNKNOWN, is_unknown
 
 from .capacity import GpuNeed
@@ -37,17 +48,16 @@ PROVIDER_VERSION = "3"
 """Bump when the gate's behaviour changes, so the change shows in the next diff (3: the verified rollout)."""
 
 
-DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, Any] = {  # for inputs a stack deployed by an older program did not pass (the presets' values)
     "kubeconfig": "",
     "context": "",
-    "gpu_resource": "nvidia.com/gpu",
-    "node_selector": {"node-type": "gpu"},
-    "tolerations": [DEFAULT_TOLERATION],
-    "timeout_seconds": 1800,
-    "backoff_initial_seconds": 5,
-    "backoff_max_seconds": 60,
-    "progress_interval_seconds": 30,
+    "gpu_resource": GPU_RESOURCE,
+    "node_selector": GPU_NODE_SELECTOR,
+    "tolerations": [GPU_TOLERATION],
+    "timeout_seconds": GPU_WAIT_TIMEOUT_SECONDS,
+    "backoff_initial_seconds": GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    "backoff_max_seconds": GPU_WAIT_BACKOFF_MAX_SECONDS,
+    "progress_interval_seconds": GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     "allow_node_autoscaling": False,
     "node_group_gpus": 0,
     "rollout": ROLLOUT_RECREATE,
@@ -80,7 +90,6 @@ MAX_PROGRESS_INTERVAL_SECONDS = 30
 TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
 TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 
-_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
@@ -137,7 +146,7 @@ def _toleration_problems(tolerations: Any) -> list[str]:
     for index, toleration in enumerate(tolerations):
         where = f"[{index}]"
         if not isinstance(toleration, Mapping):
-            problems.append(f"{where} must be a mapping like {DEFAULT_TOLERATION}, got {_describe(toleration)}")
+            problems.append(f"{where} must be a mapping like {GPU_TOLERATION}, got {_describe(toleration)}")
             continue
         extra = sorted(set(toleration) - TOLERATION_KEYS)
         if extra:
@@ -182,8 +191,9 @@ def _field_problems(key: str, value: Any) -> list[str]:
         if not is_dns_label(value):
             return [f"must be a Kubernetes namespace name (lowercase DNS label), got {_describe(value)}"]
     elif key == "release_name":
-        if not isinstance(value, str) or len(value) > 53 or not _RELEASE.match(value):
-            return [f"must be a Helm release name (lowercase, digits, '-' and '.', at most 53), got {_describe(value)}"]
+        if not is_dns_label(value, max_length=53):
+            return [f"must be a Helm release name (a DNS-1123 label: lowercase, digits and '-', at most 53), "
+                    f"got {_describe(value)}"]
     elif key == "gpu_resource":
         if not isinstance(value, str) or not _EXTENDED_RESOURCE.match(value):
             return [f"must be an extended resource name like 'nvidia.com/gpu', got {_describe(value)}"]

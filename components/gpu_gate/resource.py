@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -20,8 +20,6 @@ from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
 from .capacity import CapacityReport
 from .inputs import (
-    DEFAULT_TOLERATION,
-    DEFAULTS,
     NEED_INPUTS,
     PROVIDER_VERSION,
     ROLLOUT_INPUTS,
@@ -49,26 +47,27 @@ NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
 
 @dataclass
 class GpuCapacityGateArgs:
-    """Inputs of ``GpuCapacityGate`` (names as in docs/design.md). ``kubeconfig`` is always stored as a secret."""
+    """Inputs of ``GpuCapacityGate`` (names as in docs/design.md), as the component passes them: the defaults live in
+    components/presets.py and components/config.py. ``kubeconfig`` is always stored as a secret."""
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     replicas: pulumi.Input[int]
     gpus_per_pod: pulumi.Input[int]
+    gpu_resource: pulumi.Input[str]
+    node_selector: pulumi.Input[Mapping[str, str]]
+    tolerations: pulumi.Input[Sequence[Mapping[str, Any]]]
+    timeout_seconds: pulumi.Input[float]
+    backoff_initial_seconds: pulumi.Input[float]
+    backoff_max_seconds: pulumi.Input[float]
+    progress_interval_seconds: pulumi.Input[float]
+    allow_node_autoscaling: pulumi.Input[bool]
+    node_group_gpus: pulumi.Input[int]
+    rollout: pulumi.Input[str]
+    surge_pods: pulumi.Input[int]
+    release_revision: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
     context: pulumi.Input[str] | None = None
-    gpu_resource: pulumi.Input[str] = "nvidia.com/gpu"
-    node_selector: pulumi.Input[Mapping[str, str]] = field(default_factory=lambda: {"node-type": "gpu"})
-    tolerations: pulumi.Input[Sequence[Mapping[str, Any]]] = field(default_factory=lambda: [dict(DEFAULT_TOLERATION)])
-    timeout_seconds: pulumi.Input[float] = 1800
-    backoff_initial_seconds: pulumi.Input[float] = 5
-    backoff_max_seconds: pulumi.Input[float] = 60
-    progress_interval_seconds: pulumi.Input[float] = 30
-    allow_node_autoscaling: pulumi.Input[bool] = False
-    node_group_gpus: pulumi.Input[int] = 0
-    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
-    surge_pods: pulumi.Input[int] = DEFAULTS["surge_pods"]
-    release_revision: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""

@@ -21,7 +21,6 @@ import pulumi.dynamic as dyn
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
 from .settings import (
-    DEFAULTS,
     PROVIDER_VERSION,
     REVERIFY_KEYS,
     SECRET_KEYS,
@@ -126,35 +125,36 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
 @dataclass
 class DeploymentVerificationArgs:
-    """Inputs of ``DeploymentVerification`` (see docs/design.md); ``kubeconfig`` is always made secret."""
+    """Inputs of ``DeploymentVerification`` (see docs/design.md), as the component passes them: the defaults live in
+    components/presets.py and components/config.py. ``kubeconfig`` is always made secret."""
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     revision: pulumi.Input[int]
+    access_mode: pulumi.Input[str]
+    base_url: pulumi.Input[str]
+    service_port: pulumi.Input[int]
+    health_path: pulumi.Input[str]
+    ready_path: pulumi.Input[str]
+    completions_path: pulumi.Input[str]
+    served_model_name: pulumi.Input[str]
+    prompt: pulumi.Input[str]
+    max_tokens: pulumi.Input[int]
+    warmup_requests: pulumi.Input[int]
+    samples: pulumi.Input[int]
+    p95_limit_seconds: pulumi.Input[float]
+    request_timeout_seconds: pulumi.Input[float]
+    pod_ready_timeout_seconds: pulumi.Input[float]
+    unreachable_retry_seconds: pulumi.Input[float]
+    image_pull_grace_seconds: pulumi.Input[float]
+    ready_grace_seconds: pulumi.Input[float]
+    unschedulable_grace_seconds: pulumi.Input[float]
+    api_key_secret_name: pulumi.Input[str]
+    api_key_secret_key: pulumi.Input[str]
+    rollout: pulumi.Input[str]
+    verified_condition: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
     context: pulumi.Input[str] = ""
-    access_mode: pulumi.Input[str] = DEFAULTS["access_mode"]
-    base_url: pulumi.Input[str] = DEFAULTS["base_url"]
-    service_port: pulumi.Input[int] = DEFAULTS["service_port"]
-    health_path: pulumi.Input[str] = DEFAULTS["health_path"]
-    ready_path: pulumi.Input[str] = DEFAULTS["ready_path"]
-    completions_path: pulumi.Input[str] = DEFAULTS["completions_path"]
-    served_model_name: pulumi.Input[str] = DEFAULTS["served_model_name"]
-    prompt: pulumi.Input[str] = DEFAULTS["prompt"]
-    max_tokens: pulumi.Input[int] = DEFAULTS["max_tokens"]
-    warmup_requests: pulumi.Input[int] = DEFAULTS["warmup_requests"]
-    samples: pulumi.Input[int] = DEFAULTS["samples"]
-    p95_limit_seconds: pulumi.Input[float] = DEFAULTS["p95_limit_seconds"]
-    request_timeout_seconds: pulumi.Input[float] = DEFAULTS["request_timeout_seconds"]
-    pod_ready_timeout_seconds: pulumi.Input[float] = DEFAULTS["pod_ready_timeout_seconds"]
-    unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
-    image_pull_grace_seconds: pulumi.Input[float] = DEFAULTS["image_pull_grace_seconds"]
-    ready_grace_seconds: pulumi.Input[float] = DEFAULTS["ready_grace_seconds"]
-    unschedulable_grace_seconds: pulumi.Input[float] = DEFAULTS["unschedulable_grace_seconds"]
-    api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
-    api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
-    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
-    verified_condition: pulumi.Input[str] = DEFAULTS["verified_condition"]
     provider_version: str = PROVIDER_VERSION
 
     def to_inputs(self) -> dict[str, Any]:

@@ -19,9 +19,12 @@ from components.presets import (
     ROLLOUT_MODES,
     ROLLOUT_RECREATE,
     ROLLOUT_VERIFIED,
+    SERVICE_PORT,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
+    VERIFICATION_DEFAULTS,
     VERIFIED_CONDITION,
+    service_host,
 )
 from components.problems import Problem
 from components.unknowns import UNKNOWN, is_unknown
@@ -52,24 +55,14 @@ DEFAULTS: dict[str, Any] = {
     "context": "",
     "access_mode": "port-forward",
     "base_url": "",
-    "service_port": 8000,
-    "health_path": "/health",
-    "ready_path": "/ready",
-    "completions_path": "/v1/chat/completions",
+    "service_port": SERVICE_PORT,
     "served_model_name": "",  # empty: the release name (the chart's default served name)
-    "prompt": "Hello",
-    "max_tokens": 16,
-    "warmup_requests": 2,
-    "samples": 20,
-    "p95_limit_seconds": 3.0,
-    "request_timeout_seconds": 30.0,
+    **VERIFICATION_DEFAULTS,
     "pod_ready_timeout_seconds": 1200.0,
-    "unreachable_retry_seconds": 120.0,
     "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
     "ready_grace_seconds": READY_GRACE_SECONDS,
     "unschedulable_grace_seconds": UNSCHEDULABLE_GRACE_SECONDS,
     "api_key_secret_name": "",
-    "api_key_secret_key": "api-key",
     "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
     "verified_condition": VERIFIED_CONDITION,
     "provider_version": PROVIDER_VERSION,
@@ -129,7 +122,7 @@ class VerificationSettings:
 
 def default_base_url(release_name: str, namespace: str, port: int) -> str:
     """The in-cluster Service URL the workflow's checklist names."""
-    return f"http://{release_name}.{namespace}.svc.cluster.local:{port}"
+    return f"http://{service_host(release_name, namespace, port)}"
 
 
 
