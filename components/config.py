@@ -39,6 +39,7 @@ from components.presets import (
     service_host,
 )
 from components.quantity import QuantityError, parse_quantity
+from components.tolerations import toleration_problems
 
 __all__ = [
     "NAMESPACE",
@@ -672,12 +673,10 @@ def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
 
 def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     key, value = section._get("tolerations", list(DEFAULT_TOLERATIONS))
-    allowed_fields = {"key", "operator", "value", "effect", "tolerationSeconds"}
-    if not isinstance(value, list) or not all(
-            isinstance(t, Mapping) and set(t) <= allowed_fields and t.get("operator", "Equal") in ("Equal", "Exists")
-            and t.get("effect", "") in ("", "NoSchedule", "PreferNoSchedule", "NoExecute") for t in value):
+    problems = toleration_problems(value)
+    if problems:
         section.problems.add(key, value, "expected a list of tolerations with key, operator (Equal|Exists), value, "
-                                         "effect (NoSchedule|PreferNoSchedule|NoExecute)")
+                                         "effect (NoSchedule|PreferNoSchedule|NoExecute): " + "; ".join(problems))
         return DEFAULT_TOLERATIONS
     return tuple(dict(t) for t in value)
 

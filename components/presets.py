@@ -38,6 +38,7 @@ __all__ = [
     "GPU_WAIT_PROGRESS_INTERVAL_SECONDS",
     "SERVICE_PORT",
     "service_host",
+    "service_url",
 ]
 
 
@@ -48,6 +49,11 @@ SERVICE_PORT = 8000
 def service_host(release_name: str, namespace: str, port: int = SERVICE_PORT) -> str:
     """The release's in-cluster Service endpoint ``<release>.<namespace>.svc.cluster.local:<port>``."""
     return f"{release_name}.{namespace}.svc.cluster.local:{port}"
+
+
+def service_url(release_name: str, namespace: str, port: int = SERVICE_PORT) -> str:
+    """The same endpoint as an http:// URL (the direct access mode's default, the registry's ``endpoint``)."""
+    return f"http://{service_host(release_name, namespace, port)}"
 
 
 GPU_RESOURCE = "nvidia.com/gpu"

@@ -25,6 +25,7 @@ from components.presets import (
     ROLLOUT_RECREATE,
     ROLLOUT_SURGE_PODS,
 )
+from components.tolerations import toleration_problems
 from components.unknowns import UNKNOWN, is_unknown
 
 from .capacity import GpuNeed
@@ -87,8 +88,6 @@ SECONDS = ("timeout_seconds", "backoff_initial_seconds", "backoff_max_seconds", 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600
 MAX_PROGRESS_INTERVAL_SECONDS = 30
-TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
-TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 
 _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -139,39 +138,6 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _toleration_problems(tolerations: Any) -> list[str]:
-    if not isinstance(tolerations, (list, tuple)):
-        return [f"must be a list of Kubernetes tolerations, got {_describe(tolerations)}"]
-    problems = []
-    for index, toleration in enumerate(tolerations):
-        where = f"[{index}]"
-        if not isinstance(toleration, Mapping):
-            problems.append(f"{where} must be a mapping like {GPU_TOLERATION}, got {_describe(toleration)}")
-            continue
-        extra = sorted(set(toleration) - TOLERATION_KEYS)
-        if extra:
-            problems.append(f"{where} has unknown fields {extra}; allowed: {sorted(TOLERATION_KEYS)} (camelCase)")
-        operator = toleration.get("operator") or "Equal"
-        key, value = toleration.get("key") or "", toleration.get("value") or ""
-        if operator not in ("Exists", "Equal"):
-            problems.append(f"{where}.operator must be 'Exists' or 'Equal', got {_describe(operator)}")
-        if (toleration.get("effect") or "") not in TOLERATION_EFFECTS:
-            problems.append(
-                f"{where}.effect must be one of NoSchedule, PreferNoSchedule, NoExecute or empty (all), "
-                f"got {_describe(toleration.get('effect'))}"
-            )
-        if not isinstance(key, str) or not isinstance(value, str):
-            problems.append(f"{where}.key and .value must be strings")
-        elif operator == "Exists" and value:
-            problems.append(f"{where}.value must be empty with operator Exists, got {_describe(value)}")
-        elif not key and operator != "Exists":
-            problems.append(f"{where}.key may only be empty with operator Exists (tolerate every taint)")
-        seconds = toleration.get("tolerationSeconds")
-        if seconds is not None and _whole(seconds) is None:
-            problems.append(f"{where}.tolerationSeconds must be a whole number of seconds, got {_describe(seconds)}")
-    return problems
-
-
 def _field_problems(key: str, value: Any) -> list[str]:
     """What is wrong with one known input value (empty when fine)."""
     if key in WHOLE_NUMBERS:
@@ -206,7 +172,7 @@ def _field_problems(key: str, value: Any) -> list[str]:
             if not (is_label_key(k) and is_label_value(v))
         ]
     elif key == "tolerations":
-        return _toleration_problems(value)
+        return toleration_problems(value)
     elif key == "allow_node_autoscaling":
         if not isinstance(value, bool):
             return [f"must be true or false, got {_describe(value)}"]

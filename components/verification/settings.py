@@ -24,7 +24,7 @@ from components.presets import (
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
     VERIFIED_CONDITION,
-    service_host,
+    service_url,
 )
 from components.problems import Problem
 from components.unknowns import UNKNOWN, is_unknown
@@ -38,7 +38,6 @@ __all__ = [
     "PROVIDER_VERSION",
     "UNKNOWN",
     "VerificationSettings",
-    "default_base_url",
     "is_unknown",
     "normalize_revision",
     "settings_from",
@@ -117,12 +116,7 @@ class VerificationSettings:
     @property
     def direct_url(self) -> str:
         """The URL used in direct mode: ``base_url`` or the in-cluster Service address."""
-        return self.base_url or default_base_url(self.release_name, self.namespace, self.service_port)
-
-
-def default_base_url(release_name: str, namespace: str, port: int) -> str:
-    """The in-cluster Service URL the workflow's checklist names."""
-    return f"http://{service_host(release_name, namespace, port)}"
+        return self.base_url or service_url(self.release_name, self.namespace, self.service_port)
 
 
 

@@ -11,7 +11,6 @@ from components.config import validate_config
 from components.gpu_gate.inputs import DEFAULTS as GATE_DEFAULTS
 from components.gpu_gate.inputs import input_problems
 from components.verification.settings import DEFAULTS as VERIFICATION_INPUT_DEFAULTS
-from components.verification.settings import default_base_url
 from tests.unit.components.test_config import base
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,7 +55,7 @@ def test_one_service_endpoint():
     config = bare_config()
     host = presets.service_host(config.release.name, config.release.namespace)
     assert config.endpoint == host == f"{config.release.name}.{config.release.namespace}.svc.cluster.local:8000"
-    assert default_base_url(config.release.name, config.release.namespace, presets.SERVICE_PORT) == f"http://{host}"
+    assert presets.service_url(config.release.name, config.release.namespace, presets.SERVICE_PORT) == f"http://{host}"
 
 
 @pytest.mark.parametrize("name, ok", [("llama-7b", True), ("llama.7b", False), ("Llama", False), ("a" * 54, False)])

@@ -1,11 +1,11 @@
 import pytest
 from pulumi.runtime import rpc
 
+from components.presets import service_url
 from components.verification.settings import (
     DEFAULTS,
     REVERIFY_KEYS,
     UNKNOWN,
-    default_base_url,
     normalize_revision,
     settings_from,
     validate,
@@ -86,7 +86,7 @@ def test_completions_path_must_be_openai_compatible():
 
 def test_direct_url_defaults_to_the_in_cluster_service():
     settings = settings_from({**BASE, "access_mode": "direct"})
-    assert settings.direct_url == default_base_url("llama-7b-development", "system", 8000)
+    assert settings.direct_url == service_url("llama-7b-development", "system", 8000)
     assert settings.direct_url == "http://llama-7b-development.system.svc.cluster.local:8000"
 
 
