@@ -78,7 +78,7 @@ def test_check_converts_numbers_and_names_bad_inputs():
     result = DeploymentVerificationProvider().check({}, {**INPUTS, "samples": 0.0, "access_mode": "ssh"})
     failures = {f.property: f.reason for f in result.failures}
     assert set(failures) == {"samples", "access_mode"}
-    assert failures["samples"] == "samples is 0.0; allowed: an integer from 1 to 1000"
+    assert failures["samples"] == "samples is 0.0; allowed: a whole number from 1 to 1000"
     assert DeploymentVerificationProvider().check({}, INPUTS).inputs["samples"] == 20
 
 

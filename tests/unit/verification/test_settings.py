@@ -49,7 +49,7 @@ def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
     assert set(found) == {
         "samples", "warmup_requests", "access_mode", "p95_limit_seconds", "health_path", "namespace", "prompt"
     }
-    assert found["samples"] == "samples is 0; allowed: an integer from 1 to 1000"
+    assert found["samples"] == "samples is 0; allowed: a whole number from 1 to 1000"
     assert found["access_mode"] == "access_mode is 'kubectl'; allowed: one of 'port-forward', 'direct', 'service-proxy'"
     assert "a number of seconds > 0" in found["p95_limit_seconds"]
     assert "DNS-1123" in found["namespace"]
