@@ -14,7 +14,7 @@ from components.kube_names import is_dns_label
 from components.problems import Problem
 from components.unknowns import is_unknown
 
-__all__ = ["Rule", "choice", "dns_label", "integer", "path", "shown", "typed_settings"]
+__all__ = ["Rule", "apply_rules", "choice", "dns_label", "integer", "path", "shown", "typed_settings"]
 
 Rule = Callable[[Any], tuple[Any, str | None]]
 T = TypeVar("T")
@@ -75,3 +75,29 @@ def typed_settings(cls: type[T], resource: str, keys: Iterable[str], normalized:
         raise ValueError(f"invalid {resource} inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in normalized.items() if k in names})
+
+
+def apply_rules(rules: Mapping[str, Rule], inputs: Mapping[str, Any], *, defaults: Mapping[str, Any] | None = None,
+                secret_keys: Iterable[str] = ()) -> tuple[dict[str, Any], list[Problem]]:
+    """Fill ``defaults`` for missing inputs, convert each known value by its rule, and report every invalid one.
+
+    Values not known yet (preview) are kept as they are; keys without a rule (output placeholders, ``__provider``)
+    pass through untouched; the value of a ``secret_keys`` input is never quoted.
+    """
+    normalized = dict(inputs)
+    problems: list[Problem] = []
+    secret_keys = tuple(secret_keys)
+    for key, rule in rules.items():
+        if defaults and key in defaults and normalized.get(key) is None:
+            normalized[key] = defaults[key]
+        value = normalized.get(key)
+        if is_unknown(value):
+            continue
+        converted, allowed = rule(value)
+        if allowed is None:
+            normalized[key] = converted
+        elif key in secret_keys:
+            problems.append(Problem(key, f"{key} (secret, not shown) is not valid; allowed: {allowed}"))
+        else:
+            problems.append(Problem(key, f"{key} is {shown(value)}; allowed: {allowed}"))
+    return normalized, problems

@@ -21,6 +21,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
+from components.resource_args import inputs_from_args
 from components.unknowns import is_unknown
 
 __all__ = ["OUTPUT_KEYS", "PROVIDER_VERSION", "ReleaseDrift", "ReleaseDriftArgs", "ReleaseDriftFailed",
@@ -49,15 +50,9 @@ class ReleaseDriftArgs:
     context: pulumi.Input[str] | None = None
 
     def to_inputs(self) -> dict[str, Any]:
-        return {
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "context": self.context or "",
-            "namespace": self.namespace,
-            "release_name": self.release_name,
-            "revision": self.revision,
-            "provider_version": PROVIDER_VERSION,
-            "drift": [],  # what the program declares: no differences
-        }
+        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
+        return inputs_from_args(self, secret="kubeconfig", provider_version=PROVIDER_VERSION,
+                                context=self.context or "", drift=[])  # what the program declares: no differences
 
 
 def _revision(value: Any) -> Any:

@@ -18,6 +18,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
+from ..resource_args import inputs_from_args
 from .capacity import CapacityReport
 from .inputs import (
     NEED_INPUTS,
@@ -71,27 +72,8 @@ class GpuCapacityGateArgs:
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        return {
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "context": self.context or "",
-            "namespace": self.namespace,
-            "release_name": self.release_name,
-            "replicas": self.replicas,
-            "gpus_per_pod": self.gpus_per_pod,
-            "gpu_resource": self.gpu_resource,
-            "node_selector": self.node_selector,
-            "tolerations": self.tolerations,
-            "timeout_seconds": self.timeout_seconds,
-            "backoff_initial_seconds": self.backoff_initial_seconds,
-            "backoff_max_seconds": self.backoff_max_seconds,
-            "progress_interval_seconds": self.progress_interval_seconds,
-            "allow_node_autoscaling": self.allow_node_autoscaling,
-            "node_group_gpus": self.node_group_gpus,
-            "rollout": self.rollout,
-            "surge_pods": self.surge_pods,
-            "release_revision": self.release_revision,
-            "provider_version": PROVIDER_VERSION,
-        }
+        return inputs_from_args(self, secret="kubeconfig", provider_version=PROVIDER_VERSION,
+                                context=self.context or "")
 
 
 def _node_summary(report: CapacityReport) -> list[dict]:

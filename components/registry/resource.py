@@ -18,7 +18,6 @@ a message.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
+from ..resource_args import inputs_from_args
 from .connection import missing_connection_problem
 from .settings import PROVIDER_VERSION, REGISTER_KEYS, RegistrySettings, settings_from, validate
 
@@ -199,10 +199,7 @@ class ModelRegistryEntryArgs:
 
     def to_inputs(self) -> dict[str, Any]:
         """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        inputs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        inputs["database_url"] = pulumi.Output.secret(self.database_url)
-        inputs["provider_version"] = PROVIDER_VERSION
-        return inputs
+        return inputs_from_args(self, secret="database_url", provider_version=PROVIDER_VERSION)
 
 
 class ModelRegistryEntry(dyn.Resource, module="vllm", name="ModelRegistryEntry"):

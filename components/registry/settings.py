@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from components.config import REGISTRY_ON_DESTROY as ON_DESTROY
-from components.input_rules import Rule, choice, dns_label, integer, path, shown, typed_settings
+from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, typed_settings
 from components.problems import Problem
-from components.unknowns import is_unknown
 
 from .connection import conninfo_problem
 
@@ -155,20 +154,7 @@ def validate(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 
     Keys that are not inputs of this resource (output placeholders, ``__provider``) pass through untouched.
     """
-    normalized = dict(inputs)
-    problems: list[Problem] = []
-    for key, rule in _RULES.items():
-        value = normalized.get(key)
-        if is_unknown(value):
-            continue
-        converted, allowed = rule(value)
-        if allowed is None:
-            normalized[key] = converted
-        elif key in SECRET_KEYS:
-            problems.append(Problem(key, f"{key} (secret, not shown) is not valid; allowed: {allowed}"))
-        else:
-            problems.append(Problem(key, f"{key} is {shown(value)}; allowed: {allowed}"))
-    return normalized, problems
+    return apply_rules(_RULES, inputs, secret_keys=SECRET_KEYS)
 
 
 def settings_from(inputs: Mapping[str, Any]) -> RegistrySettings:

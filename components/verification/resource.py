@@ -11,7 +11,6 @@ leaves the previous outputs, so the next ``pulumi up`` verifies again without st
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ import pulumi.dynamic as dyn
 
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
+from ..resource_args import inputs_from_args
 from .settings import (
     PROVIDER_VERSION,
     REVERIFY_KEYS,
@@ -155,12 +155,10 @@ class DeploymentVerificationArgs:
     verified_condition: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
     context: pulumi.Input[str] = ""
-    provider_version: str = PROVIDER_VERSION
 
     def to_inputs(self) -> dict[str, Any]:
-        props = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        props["kubeconfig"] = pulumi.Output.secret(self.kubeconfig)
-        return props
+        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
+        return inputs_from_args(self, secret="kubeconfig", provider_version=PROVIDER_VERSION)
 
 
 class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.input_rules import Rule, choice, dns_label, integer, path, shown, typed_settings
+from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, shown, typed_settings
 from components.kube_names import is_label_key
 from components.presets import (
     IMAGE_PULL_GRACE_SECONDS,
@@ -229,19 +229,7 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     Returns the normalized inputs (unknown values kept as they are) and the problems. Keys that are not
     inputs of this resource (e.g. output placeholders) pass through untouched.
     """
-    normalized = dict(inputs)
-    problems: list[Problem] = []
-    for key, rule in _RULES.items():
-        if key in DEFAULTS and normalized.get(key) is None:
-            normalized[key] = DEFAULTS[key]
-        value = normalized.get(key)
-        if is_unknown(value):
-            continue
-        converted, allowed = rule(value)
-        if allowed is None:
-            normalized[key] = converted
-        else:
-            problems.append(Problem(key, f"{key} is {shown(value)}; allowed: {allowed}"))
+    normalized, problems = apply_rules(_RULES, inputs, defaults=DEFAULTS, secret_keys=SECRET_KEYS)
     problems.extend(_cross_field_problems(normalized))
     return normalized, problems
 

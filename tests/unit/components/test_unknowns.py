@@ -29,9 +29,11 @@ def test_every_dynamic_resource_uses_the_one_is_unknown():
     """The sibling packages share components.unknowns.is_unknown instead of keeping their own copies."""
     import components.drift.resource as drift
     import components.gpu_gate.inputs as gate
+    import components.input_rules as input_rules
     import components.registry.settings as registry
     import components.unknowns as unknowns
     import components.verification.settings as verification
 
-    for module in (gate, verification, registry, drift):
+    for module in (gate, verification, input_rules, drift):
         assert module.is_unknown is unknowns.is_unknown, module.__name__
+    assert getattr(registry, "is_unknown", unknowns.is_unknown) is unknowns.is_unknown  # via input_rules
