@@ -1,20 +1,27 @@
-"""A dynamic resource's input dict from its Args dataclass: one way for gpu_gate, verification, registry, drift."""
+"""The base of the dynamic resources' Args dataclasses: one ``to_inputs`` for the four dynamic resources."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 
-__all__ = ["inputs_from_args"]
+__all__ = ["ResourceArgs"]
 
 
-def inputs_from_args(args: Any, *, secret: str, provider_version: str, **overrides: Any) -> dict[str, Any]:
-    """Every field of ``args`` under its name (snake_case keys, as policies see them), the ``secret`` field made a
-    secret, ``provider_version`` (bumped when the provider's behaviour changes) and ``overrides``."""
-    inputs = {field.name: getattr(args, field.name) for field in dataclasses.fields(args)}
-    inputs[secret] = pulumi.Output.secret(inputs[secret])
-    inputs["provider_version"] = provider_version
-    inputs.update(overrides)
-    return inputs
+@dataclasses.dataclass
+class ResourceArgs:
+    """Subclasses are dataclasses of the resource's inputs, as ``VllmModel`` passes them (no defaults of their own)."""
+
+    SECRET_INPUT: ClassVar[str] = "kubeconfig"
+    """The input always stored as a secret (a kubeconfig, a database URL)."""
+    PROVIDER_VERSION: ClassVar[str]
+    """The resource's ``PROVIDER_VERSION``, sent as the input ``provider_version``."""
+
+    def to_inputs(self) -> dict[str, Any]:
+        """The dynamic resource's input dict: every field under its name (snake_case keys, as policies see them)."""
+        inputs = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        inputs[self.SECRET_INPUT] = pulumi.Output.secret(inputs[self.SECRET_INPUT])
+        inputs["provider_version"] = self.PROVIDER_VERSION
+        return inputs

@@ -15,13 +15,13 @@ only the outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
-from components.resource_args import inputs_from_args
+from components.resource_args import ResourceArgs
 from components.unknowns import is_unknown
 
 __all__ = ["OUTPUT_KEYS", "PROVIDER_VERSION", "ReleaseDrift", "ReleaseDriftArgs", "ReleaseDriftFailed",
@@ -40,19 +40,19 @@ class ReleaseDriftFailed(RuntimeError):
 
 
 @dataclass
-class ReleaseDriftArgs:
+class ReleaseDriftArgs(ResourceArgs):
     """Inputs of ``ReleaseDrift``; ``kubeconfig`` is always made secret."""
+
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     revision: pulumi.Input[int]
     kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] | None = None
+    context: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
-        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        return inputs_from_args(self, secret="kubeconfig", provider_version=PROVIDER_VERSION,
-                                context=self.context or "", drift=[])  # what the program declares: no differences
+        return {**super().to_inputs(), "drift": []}  # what the program declares: no differences
 
 
 def _revision(value: Any) -> Any:

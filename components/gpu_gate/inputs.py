@@ -12,19 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components import presets
+from components.input_rules import shown
 from components.kube_names import is_dns_label, is_label_key, is_label_value
-from components.presets import (
-    GPU_NODE_SELECTOR,
-    GPU_RESOURCE,
-    GPU_TOLERATION,
-    GPU_WAIT_BACKOFF_INITIAL_SECONDS,
-    GPU_WAIT_BACKOFF_MAX_SECONDS,
-    GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
-    GPU_WAIT_TIMEOUT_SECONDS,
-    ROLLOUT_MODES,
-    ROLLOUT_RECREATE,
-    ROLLOUT_SURGE_PODS,
-)
 from components.tolerations import toleration_problems
 from components.unknowns import UNKNOWN, is_unknown
 
@@ -52,17 +42,17 @@ PROVIDER_VERSION = "3"
 DEFAULTS: dict[str, Any] = {  # for inputs a stack deployed by an older program did not pass (the presets' values)
     "kubeconfig": "",
     "context": "",
-    "gpu_resource": GPU_RESOURCE,
-    "node_selector": GPU_NODE_SELECTOR,
-    "tolerations": [GPU_TOLERATION],
-    "timeout_seconds": GPU_WAIT_TIMEOUT_SECONDS,
-    "backoff_initial_seconds": GPU_WAIT_BACKOFF_INITIAL_SECONDS,
-    "backoff_max_seconds": GPU_WAIT_BACKOFF_MAX_SECONDS,
-    "progress_interval_seconds": GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
+    "gpu_resource": presets.GPU_RESOURCE,
+    "node_selector": presets.GPU_NODE_SELECTOR,
+    "tolerations": [presets.GPU_TOLERATION],
+    "timeout_seconds": presets.GPU_WAIT_TIMEOUT_SECONDS,
+    "backoff_initial_seconds": presets.GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    "backoff_max_seconds": presets.GPU_WAIT_BACKOFF_MAX_SECONDS,
+    "progress_interval_seconds": presets.GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     "allow_node_autoscaling": False,
     "node_group_gpus": 0,
-    "rollout": ROLLOUT_RECREATE,
-    "surge_pods": ROLLOUT_SURGE_PODS,
+    "rollout": presets.ROLLOUT_RECREATE,
+    "surge_pods": presets.ROLLOUT_SURGE_PODS,
     "release_revision": "",
 }
 
@@ -133,18 +123,13 @@ def normalize_inputs(inputs: Mapping[str, Any]) -> dict:
     return result
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _field_problems(key: str, value: Any) -> list[str]:
     """What is wrong with one known input value (empty when fine)."""
     if key in WHOLE_NUMBERS:
         lowest = 1 if key in ("gpus_per_pod", "surge_pods") else 0
         number = _whole(value)
         if number is None or number < lowest:
-            return [f"must be a whole number of at least {lowest}, got {_describe(value)}"]
+            return [f"must be a whole number of at least {lowest}, got {shown(value)}"]
     elif key in SECONDS:
         number = _number(value)
         ceiling = {
@@ -152,22 +137,22 @@ def _field_problems(key: str, value: Any) -> list[str]:
             "progress_interval_seconds": MAX_PROGRESS_INTERVAL_SECONDS,
         }.get(key, MAX_BACKOFF_SECONDS)
         if number is None or not 0 < number <= ceiling:
-            return [f"must be a number of seconds above 0 and at most {ceiling}, got {_describe(value)}"]
+            return [f"must be a number of seconds above 0 and at most {ceiling}, got {shown(value)}"]
     elif key == "namespace":
         if not is_dns_label(value):
-            return [f"must be a Kubernetes namespace name (lowercase DNS label), got {_describe(value)}"]
+            return [f"must be a Kubernetes namespace name (lowercase DNS label), got {shown(value)}"]
     elif key == "release_name":
         if not is_dns_label(value, max_length=53):
             return [f"must be a Helm release name (a DNS-1123 label: lowercase, digits and '-', at most 53), "
-                    f"got {_describe(value)}"]
+                    f"got {shown(value)}"]
     elif key == "gpu_resource":
         if not isinstance(value, str) or not _EXTENDED_RESOURCE.match(value):
-            return [f"must be an extended resource name like 'nvidia.com/gpu', got {_describe(value)}"]
+            return [f"must be an extended resource name like 'nvidia.com/gpu', got {shown(value)}"]
     elif key == "node_selector":
         if not isinstance(value, Mapping):
-            return [f"must be a mapping of label to value like {{'node-type': 'gpu'}}, got {_describe(value)}"]
+            return [f"must be a mapping of label to value like {{'node-type': 'gpu'}}, got {shown(value)}"]
         return [
-            f"has an invalid label {_describe(k)}={_describe(v)}"
+            f"has an invalid label {shown(k)}={shown(v)}"
             for k, v in value.items()
             if not (is_label_key(k) and is_label_value(v))
         ]
@@ -175,19 +160,19 @@ def _field_problems(key: str, value: Any) -> list[str]:
         return toleration_problems(value)
     elif key == "allow_node_autoscaling":
         if not isinstance(value, bool):
-            return [f"must be true or false, got {_describe(value)}"]
+            return [f"must be true or false, got {shown(value)}"]
     elif key == "kubeconfig":
         if not isinstance(value, str):
             return [f"must be a string (kubeconfig text, a path, or empty for the default), got a {type(value).__name__}"]
     elif key == "context":
         if not isinstance(value, str):
-            return [f"must be a kubeconfig context name or empty, got {_describe(value)}"]
+            return [f"must be a kubeconfig context name or empty, got {shown(value)}"]
     elif key == "rollout":
-        if value not in ROLLOUT_MODES:
-            return [f"must be one of {', '.join(ROLLOUT_MODES)}, got {_describe(value)}"]
+        if value not in presets.ROLLOUT_MODES:
+            return [f"must be one of {', '.join(presets.ROLLOUT_MODES)}, got {shown(value)}"]
     elif key in ("provider_version", "release_revision"):
         if not isinstance(value, str):
-            return [f"must be a string, got {_describe(value)}"]
+            return [f"must be a string, got {shown(value)}"]
     return []
 
 

@@ -12,14 +12,14 @@ leaves the previous outputs, so the next ``pulumi up`` verifies again without st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
-from ..resource_args import inputs_from_args
+from ..resource_args import ResourceArgs
 from .settings import (
     PROVIDER_VERSION,
     REVERIFY_KEYS,
@@ -124,9 +124,11 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class DeploymentVerificationArgs:
+class DeploymentVerificationArgs(ResourceArgs):
     """Inputs of ``DeploymentVerification`` (see docs/design.md), as the component passes them: the defaults live in
     components/presets.py and components/config.py. ``kubeconfig`` is always made secret."""
+
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
@@ -155,10 +157,6 @@ class DeploymentVerificationArgs:
     verified_condition: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
     context: pulumi.Input[str] = ""
-
-    def to_inputs(self) -> dict[str, Any]:
-        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        return inputs_from_args(self, secret="kubeconfig", provider_version=PROVIDER_VERSION)
 
 
 class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):

@@ -8,6 +8,7 @@ import components.drift.resource as drift
 import components.gpu_gate.resource as gate
 import components.registry.resource as registry
 import components.verification.resource as verification
+from components.resource_args import ResourceArgs
 
 SIBLINGS = [
     (gate, gate.GpuCapacityGateArgs, gate.GpuCapacityGateFailed),
@@ -22,7 +23,8 @@ def test_each_dynamic_resource_has_the_shared_shape(module, args, failed):
     assert isinstance(module.PROVIDER_VERSION, str) and module.PROVIDER_VERSION
     assert isinstance(module.OUTPUT_KEYS, tuple) and module.OUTPUT_KEYS
     assert {"PROVIDER_VERSION", "OUTPUT_KEYS", args.__name__, failed.__name__} <= set(module.__all__)
-    assert dataclasses.is_dataclass(args) and callable(args.to_inputs)
+    assert dataclasses.is_dataclass(args) and issubclass(args, ResourceArgs)  # one to_inputs()
+    assert args.PROVIDER_VERSION == module.PROVIDER_VERSION
     assert issubclass(failed, RuntimeError) and failed.__name__.endswith("Failed")
     assert not hasattr(args, "to_props")
 
