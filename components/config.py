@@ -292,7 +292,8 @@ class _Section:
         for name in raw:
             if name not in known:
                 hint = _closest(name, known)
-                allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(known)
+                allowed = (f"unknown key; did you mean {hint!r}?" if hint
+                           else "unknown key; allowed keys: " + ", ".join(known))
                 problems.items.append(f"{NAMESPACE}:{key}.{name}: {allowed}")
 
     def _get(self, name: str, default: Any) -> tuple[str, Any]:
@@ -348,7 +349,8 @@ class _Section:
                 raise QuantityError(str(value))
         except QuantityError:
             self.problems.add(key, value, "expected a positive Kubernetes quantity such as 32Gi, 512Mi, 8 or 500m "
-                                          "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)")
+                                          "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; "
+                                          "'GB'/'MB' are not quantities)")
             return "1Gi" if in_bytes else "1"  # already reported: a placeholder that adds no second problem
         if in_bytes and _is_bare_number(value) and parse_quantity(value) < _GIBIBYTE:
             self.problems.add(key, value, f"a bare number is bytes, and {value} bytes cannot hold a model server; "
@@ -359,7 +361,8 @@ class _Section:
 
     def mapping_of_text(self, name: str, default: dict[str, str]) -> dict[str, str]:
         key, value = self._get(name, default)
-        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             self.problems.add(key, value, "expected an object of string keys to string values")
             return dict(default)
         return dict(value)
@@ -445,7 +448,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     for name in raw:
         if name not in SECTIONS:
             hint = _closest(name, tuple(SECTIONS))
-            allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(SECTIONS)
+            allowed = (f"unknown key; did you mean {hint!r}?" if hint
+                       else "unknown key; allowed keys: " + ", ".join(SECTIONS))
             problems.items.append(f"{NAMESPACE}:{name}: {allowed}")
 
     environment = raw.get("environment", _MISSING)
@@ -479,7 +483,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
                                  "verification has passed on them, so a Helm wait would deadlock); remove "
                                  f"{key.split('.')[1]} or set release.rollout: recreate")
     elif atomic and not helm_wait:
-        problems.add("release.helmWait", False, "atomic releases need Helm to wait; set helmWait: true or atomic: false")
+        problems.add("release.helmWait", False,
+                     "atomic releases need Helm to wait; set helmWait: true or atomic: false")
     release = ReleaseSettings(
         name=release_name,
         namespace=namespace,
@@ -499,7 +504,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
                          "expected an annotation key such as example.com/name (optional DNS prefix and '/')")
     if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
         problems.add("release.timeoutSeconds", release.timeout_seconds,
-                     f"Helm waits for the pods, so allow at least the startup budget ({model.startup_budget_seconds} s)")
+                     "Helm waits for the pods, so allow at least the startup budget "
+                     f"({model.startup_budget_seconds} s)")
 
     image_in = _Section(problems, "image", raw.get("image", _MISSING), SECTIONS["image"])
     image = ImageSettings(
@@ -624,7 +630,8 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
     api_key = section.section("apiKeySecret", ("name", "key"))
     secret = section.section("hfTokenSecret", ("name", "key"))
     if str(secret.raw.get("name", "")).startswith("hf_"):  # a token pasted as the name: never echo it
-        problems.add("model.hfTokenSecret.name", "hf_…", "this looks like a token; give the name of a Secret holding it")
+        problems.add("model.hfTokenSecret.name", "hf_…",
+                     "this looks like a token; give the name of a Secret holding it")
         secret_name = ""
     else:
         secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
@@ -664,7 +671,8 @@ def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
     for name, request, limit in (("memory", memory_request, memory_limit), ("cpu", cpu_request, cpu_limit)):
         try:
             if parse_quantity(request) > parse_quantity(limit):
-                problems.add(f"resources.requests.{name}", request, f"must not exceed resources.limits.{name} ({limit})")
+                problems.add(f"resources.requests.{name}", request,
+                             f"must not exceed resources.limits.{name} ({limit})")
         except QuantityError:
             pass  # already reported
     return ResourceSettings(gpus=gpus, memory_limit=memory_limit, cpu_limit=cpu_limit,

@@ -163,7 +163,8 @@ def _field_problems(key: str, value: Any) -> list[str]:
             return [f"must be true or false, got {shown(value)}"]
     elif key == "kubeconfig":
         if not isinstance(value, str):
-            return [f"must be a string (kubeconfig text, a path, or empty for the default), got a {type(value).__name__}"]
+            return ["must be a string (kubeconfig text, a path, or empty for the default), "
+                    f"got a {type(value).__name__}"]
     elif key == "context":
         if not isinstance(value, str):
             return [f"must be a kubeconfig context name or empty, got {shown(value)}"]
