@@ -37,6 +37,7 @@ from components.presets import (
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
     service_host,
+    service_url,
 )
 from components.quantity import QuantityError, parse_quantity
 from components.tolerations import toleration_problems
@@ -692,7 +693,7 @@ def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
 def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationConfig:
     access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
-                            allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
+                            allowed=f"expected an http(s) URL such as {service_url('llama-7b', 'system')}")
     if access_mode == "direct" and not base_url:
         section.problems.add("verification.baseUrl", base_url, "required when accessMode is direct")
     defaults = VERIFICATION_DEFAULTS
