@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import GPU_RESOURCE, DeploymentConfig
-from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
+from components.config import DeploymentConfig
+from components.presets import GPU_RESOURCE, ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
 
 __all__ = ["chart_values"]
 
@@ -36,7 +36,8 @@ def chart_values(config: DeploymentConfig) -> dict[str, Any]:
         "apiKey": {"existingSecret": model.api_key_secret_name, "key": model.api_key_secret_key},
         "resources": {
             "limits": {GPU_RESOURCE: resources.gpus, "memory": resources.memory_limit, "cpu": resources.cpu_limit},
-            "requests": {GPU_RESOURCE: resources.gpus, "memory": resources.memory_request, "cpu": resources.cpu_request},
+            "requests": {GPU_RESOURCE: resources.gpus, "memory": resources.memory_request,
+                         "cpu": resources.cpu_request},
         },
         "startup": {"budgetSeconds": model.startup_budget_seconds, "periodSeconds": 10},
         "readyEndpoint": {"enabled": True, "path": config.verification.ready_path},

@@ -19,6 +19,12 @@ from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.presets import (
     ENVIRONMENT_PROFILES,
     ENVIRONMENTS,
+    GPU_NODE_SELECTOR,
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    GPU_WAIT_BACKOFF_MAX_SECONDS,
+    GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     IMAGE_PULL_GRACE_SECONDS,
     MODEL_SIZES,
     NODE_PROVISIONING_GRACE_SECONDS,
@@ -29,11 +35,16 @@ from components.presets import (
     SIZE_PRESETS,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
+    VERIFICATION_DEFAULTS,
+    service_host,
+    service_url,
 )
 from components.quantity import QuantityError, parse_quantity
+from components.tolerations import toleration_problems
 
 __all__ = [
     "NAMESPACE",
+    "GPU_RESOURCE",
     "ConfigError",
     "DeploymentConfig",
     "ModelSettings",
@@ -43,11 +54,11 @@ __all__ = [
     "SchedulingSettings",
     "StorageSettings",
     "GpuWaitSettings",
-    "VerificationSettings",
+    "VerificationConfig",
     "KubernetesSettings",
     "ObservabilitySettings",
     "ALERT_DEFAULTS",
-    "RegistrySettings",
+    "RegistryConfig",
     "REGISTRY_ON_DESTROY",
     "REGISTRY_CONNECT_TIMEOUT_SECONDS",
     "REGISTRY_RETRY_TIMEOUT_SECONDS",
@@ -56,7 +67,6 @@ __all__ = [
 ]
 
 NAMESPACE = "vllm-deploy"
-GPU_RESOURCE = "nvidia.com/gpu"
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -164,7 +174,7 @@ class GpuWaitSettings:
 
 
 @dataclass(frozen=True)
-class VerificationSettings:
+class VerificationConfig:
     access_mode: str
     base_url: str
     health_path: str
@@ -218,7 +228,7 @@ class ObservabilitySettings:
 
 
 @dataclass(frozen=True)
-class RegistrySettings:
+class RegistryConfig:
     """registry.*: whether and where `pulumi up` registers the verified model (model_registry_entries)."""
 
     enabled: bool
@@ -239,15 +249,15 @@ class DeploymentConfig:
     scheduling: SchedulingSettings
     storage: StorageSettings
     gpu_wait: GpuWaitSettings
-    verification: VerificationSettings
+    verification: VerificationConfig
     kubernetes: KubernetesSettings
     observability: ObservabilitySettings
-    registry: RegistrySettings
+    registry: RegistryConfig
 
     @property
     def endpoint(self) -> str:
         """The in-cluster service endpoint, as the workflow's checklist names it."""
-        return f"{self.release.name}.{self.release.namespace}.svc.cluster.local:8000"
+        return service_host(self.release.name, self.release.namespace)
 
 
 _MISSING = object()
@@ -283,7 +293,8 @@ class _Section:
         for name in raw:
             if name not in known:
                 hint = _closest(name, known)
-                allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(known)
+                allowed = (f"unknown key; did you mean {hint!r}?" if hint
+                           else "unknown key; allowed keys: " + ", ".join(known))
                 problems.items.append(f"{NAMESPACE}:{key}.{name}: {allowed}")
 
     def _get(self, name: str, default: Any) -> tuple[str, Any]:
@@ -339,7 +350,8 @@ class _Section:
                 raise QuantityError(str(value))
         except QuantityError:
             self.problems.add(key, value, "expected a positive Kubernetes quantity such as 32Gi, 512Mi, 8 or 500m "
-                                          "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; 'GB'/'MB' are not quantities)")
+                                          "(binary suffixes Ki/Mi/Gi/Ti, decimal k/M/G/T; "
+                                          "'GB'/'MB' are not quantities)")
             return "1Gi" if in_bytes else "1"  # already reported: a placeholder that adds no second problem
         if in_bytes and _is_bare_number(value) and parse_quantity(value) < _GIBIBYTE:
             self.problems.add(key, value, f"a bare number is bytes, and {value} bytes cannot hold a model server; "
@@ -350,7 +362,8 @@ class _Section:
 
     def mapping_of_text(self, name: str, default: dict[str, str]) -> dict[str, str]:
         key, value = self._get(name, default)
-        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             self.problems.add(key, value, "expected an object of string keys to string values")
             return dict(default)
         return dict(value)
@@ -418,8 +431,7 @@ SECTIONS = {
     "registry": ("enabled", "databaseUrl", "routing", "onDestroy", "connectTimeoutSeconds", "retryTimeoutSeconds"),
 }
 
-DEFAULT_TOLERATIONS = ({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},)
-DEFAULT_PROMPT = "Say hello in one short sentence."
+DEFAULT_TOLERATIONS = (dict(GPU_TOLERATION),)
 # Alert thresholds of the chart's PrometheusRule (the chart's values.yaml repeats them; a unit test keeps the two
 # equal). The completion-latency p95 threshold has no entry: it defaults to the stack's verification.p95LimitSeconds.
 ALERT_DEFAULTS: dict[str, float] = {
@@ -437,7 +449,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     for name in raw:
         if name not in SECTIONS:
             hint = _closest(name, tuple(SECTIONS))
-            allowed = f"unknown key; did you mean {hint!r}?" if hint else "unknown key; allowed keys: " + ", ".join(SECTIONS)
+            allowed = (f"unknown key; did you mean {hint!r}?" if hint
+                       else "unknown key; allowed keys: " + ", ".join(SECTIONS))
             problems.items.append(f"{NAMESPACE}:{name}: {allowed}")
 
     environment = raw.get("environment", _MISSING)
@@ -471,7 +484,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
                                  "verification has passed on them, so a Helm wait would deadlock); remove "
                                  f"{key.split('.')[1]} or set release.rollout: recreate")
     elif atomic and not helm_wait:
-        problems.add("release.helmWait", False, "atomic releases need Helm to wait; set helmWait: true or atomic: false")
+        problems.add("release.helmWait", False,
+                     "atomic releases need Helm to wait; set helmWait: true or atomic: false")
     release = ReleaseSettings(
         name=release_name,
         namespace=namespace,
@@ -491,7 +505,8 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
                          "expected an annotation key such as example.com/name (optional DNS prefix and '/')")
     if release.helm_wait and release.timeout_seconds < model.startup_budget_seconds:
         problems.add("release.timeoutSeconds", release.timeout_seconds,
-                     f"Helm waits for the pods, so allow at least the startup budget ({model.startup_budget_seconds} s)")
+                     "Helm waits for the pods, so allow at least the startup budget "
+                     f"({model.startup_budget_seconds} s)")
 
     image_in = _Section(problems, "image", raw.get("image", _MISSING), SECTIONS["image"])
     image = ImageSettings(
@@ -504,7 +519,7 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
     scheduling_in = _Section(problems, "scheduling", raw.get("scheduling"), SECTIONS["scheduling"])
-    node_selector = scheduling_in.mapping_of_text("nodeSelector", {"node-type": "gpu"})
+    node_selector = scheduling_in.mapping_of_text("nodeSelector", dict(GPU_NODE_SELECTOR))
     for label_key, label_value in node_selector.items():
         if not is_label_key(label_key) or not is_label_value(label_value) or len(label_value) > 63:
             problems.add(f"scheduling.nodeSelector.{label_key}", label_value, "expected a valid label key and value")
@@ -536,15 +551,16 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
 
     wait_in = _Section(problems, "gpuWait", raw.get("gpuWait"), SECTIONS["gpuWait"])
     timeout_minutes = wait_in.number("timeoutMinutes", profile.gpu_wait_timeout_seconds / 60, above=0, maximum=24 * 60)
-    initial = wait_in.number("initialBackoffSeconds", 1.0, above=0, maximum=600)
-    maximum = wait_in.number("maxBackoffSeconds", 30.0, above=0, maximum=3600)
+    initial = wait_in.number("initialBackoffSeconds", GPU_WAIT_BACKOFF_INITIAL_SECONDS, above=0, maximum=600)
+    maximum = wait_in.number("maxBackoffSeconds", GPU_WAIT_BACKOFF_MAX_SECONDS, above=0, maximum=3600)
     if maximum < initial:
         problems.add("gpuWait.maxBackoffSeconds", maximum, f"expected at least initialBackoffSeconds ({initial:g})")
     gpu_wait = GpuWaitSettings(
         timeout_seconds=max(1, round(timeout_minutes * 60)),
         initial_backoff_seconds=initial,
         max_backoff_seconds=maximum,
-        progress_interval_seconds=wait_in.number("progressIntervalSeconds", 30.0, above=0, maximum=30),
+        progress_interval_seconds=wait_in.number("progressIntervalSeconds", GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
+                                                  above=0, maximum=30),
     )
 
     verification = _read_verification(
@@ -579,11 +595,11 @@ def validate_config(raw: Mapping[str, Any]) -> DeploymentConfig:
     )
 
 
-def _read_registry(section: _Section, profile) -> RegistrySettings:
+def _read_registry(section: _Section, profile) -> RegistryConfig:
     database_url = section.text("databaseUrl", "", check=_is_database_url,
                                 allowed="expected a postgresql://user@host:5432/dbname URL or a libpq "
                                         "'host=... dbname=...' string (store it with pulumi config set --secret)")
-    return RegistrySettings(
+    return RegistryConfig(
         enabled=section.flag("enabled", profile.registry_enabled),
         database_url=database_url,
         routing=section.flag("routing", True),
@@ -615,7 +631,8 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
     api_key = section.section("apiKeySecret", ("name", "key"))
     secret = section.section("hfTokenSecret", ("name", "key"))
     if str(secret.raw.get("name", "")).startswith("hf_"):  # a token pasted as the name: never echo it
-        problems.add("model.hfTokenSecret.name", "hf_…", "this looks like a token; give the name of a Secret holding it")
+        problems.add("model.hfTokenSecret.name", "hf_…",
+                     "this looks like a token; give the name of a Secret holding it")
         secret_name = ""
     else:
         secret_name = secret.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
@@ -639,7 +656,7 @@ def _read_model(section: _Section, size: str, preset, profile, gpus: int, releas
         hf_token_secret_key=secret.text("key", "token"),
         api_key_secret_name=api_key.text("name", "", check=lambda v: v == "" or _is_dns_subdomain(v),
                                          allowed="expected the name of an existing Secret holding vLLM's API key"),
-        api_key_secret_key=api_key.text("key", "api-key"),
+        api_key_secret_key=api_key.text("key", VERIFICATION_DEFAULTS["api_key_secret_key"]),
     )
 
 
@@ -655,7 +672,8 @@ def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
     for name, request, limit in (("memory", memory_request, memory_limit), ("cpu", cpu_request, cpu_limit)):
         try:
             if parse_quantity(request) > parse_quantity(limit):
-                problems.add(f"resources.requests.{name}", request, f"must not exceed resources.limits.{name} ({limit})")
+                problems.add(f"resources.requests.{name}", request,
+                             f"must not exceed resources.limits.{name} ({limit})")
         except QuantityError:
             pass  # already reported
     return ResourceSettings(gpus=gpus, memory_limit=memory_limit, cpu_limit=cpu_limit,
@@ -664,41 +682,43 @@ def _read_resources(problems: _Problems, raw: Any, preset) -> ResourceSettings:
 
 def _read_tolerations(section: _Section) -> tuple[dict[str, str], ...]:
     key, value = section._get("tolerations", list(DEFAULT_TOLERATIONS))
-    allowed_fields = {"key", "operator", "value", "effect", "tolerationSeconds"}
-    if not isinstance(value, list) or not all(
-            isinstance(t, Mapping) and set(t) <= allowed_fields and t.get("operator", "Equal") in ("Equal", "Exists")
-            and t.get("effect", "") in ("", "NoSchedule", "PreferNoSchedule", "NoExecute") for t in value):
+    problems = toleration_problems(value)
+    if problems:
         section.problems.add(key, value, "expected a list of tolerations with key, operator (Equal|Exists), value, "
-                                         "effect (NoSchedule|PreferNoSchedule|NoExecute)")
+                                         "effect (NoSchedule|PreferNoSchedule|NoExecute): " + "; ".join(problems))
         return DEFAULT_TOLERATIONS
     return tuple(dict(t) for t in value)
 
 
-def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationSettings:
+def _read_verification(section: _Section, model: ModelSettings, unschedulable_grace: float) -> VerificationConfig:
     access_mode = section.choice("accessMode", VERIFICATION_ACCESS_MODES, "port-forward")
     base_url = section.text("baseUrl", "", check=lambda v: v == "" or _is_http_url(v),
-                            allowed="expected an http(s) URL such as http://llama-7b.system.svc.cluster.local:8000")
+                            allowed=f"expected an http(s) URL such as {service_url('llama-7b', 'system')}")
     if access_mode == "direct" and not base_url:
         section.problems.add("verification.baseUrl", base_url, "required when accessMode is direct")
-    paths = {name: section.text(name, default, check=lambda v: v.startswith("/"), allowed="expected a path starting with /")
-             for name, default in (("healthPath", "/health"), ("readyPath", "/ready"),
-                                   ("completionsPath", "/v1/chat/completions"))}
-    samples = section.integer("samples", 20, minimum=1, maximum=1000)
-    return VerificationSettings(
+    defaults = VERIFICATION_DEFAULTS
+    paths = {name: section.text(name, defaults[key], check=lambda v: v.startswith("/"),
+                                allowed="expected a path starting with /")
+             for name, key in (("healthPath", "health_path"), ("readyPath", "ready_path"),
+                               ("completionsPath", "completions_path"))}
+    samples = section.integer("samples", defaults["samples"], minimum=1, maximum=1000)
+    return VerificationConfig(
         access_mode=access_mode,
         base_url=base_url,
         health_path=paths["healthPath"],
         ready_path=paths["readyPath"],
         completions_path=paths["completionsPath"],
-        p95_limit_seconds=section.number("p95LimitSeconds", 3.0, above=0, maximum=600),
+        p95_limit_seconds=section.number("p95LimitSeconds", defaults["p95_limit_seconds"], above=0, maximum=600),
         samples=samples,
-        warmup_requests=section.integer("warmupRequests", 2, minimum=0, maximum=100),
-        max_tokens=section.integer("maxTokens", 16, minimum=1, maximum=4096),
-        prompt=section.text("prompt", DEFAULT_PROMPT),
-        request_timeout_seconds=section.number("requestTimeoutSeconds", 30.0, above=0, maximum=600),
+        warmup_requests=section.integer("warmupRequests", defaults["warmup_requests"], minimum=0, maximum=100),
+        max_tokens=section.integer("maxTokens", defaults["max_tokens"], minimum=1, maximum=4096),
+        prompt=section.text("prompt", defaults["prompt"]),
+        request_timeout_seconds=section.number("requestTimeoutSeconds", defaults["request_timeout_seconds"], above=0,
+                                                maximum=600),
         pod_ready_timeout_seconds=section.integer("podReadyTimeoutSeconds", model.startup_budget_seconds,
                                                   minimum=1, maximum=6 * 3600),
-        unreachable_retry_seconds=section.number("unreachableRetrySeconds", 120.0, above=0, maximum=3600),
+        unreachable_retry_seconds=section.number("unreachableRetrySeconds", defaults["unreachable_retry_seconds"],
+                                                  above=0, maximum=3600),
         image_pull_grace_seconds=section.number("imagePullGraceSeconds", IMAGE_PULL_GRACE_SECONDS, above=0,
                                                 maximum=3600),
         ready_grace_seconds=section.number("readyGraceSeconds", READY_GRACE_SECONDS, above=0, maximum=3600),
@@ -707,7 +727,7 @@ def _read_verification(section: _Section, model: ModelSettings, unschedulable_gr
     )
 
 
-def _read_observability(section: _Section, profile, verification: VerificationSettings) -> ObservabilitySettings:
+def _read_observability(section: _Section, profile, verification: VerificationConfig) -> ObservabilitySettings:
     monitored = profile.monitoring
     rule_labels = section.mapping_of_text("ruleLabels", {})
     for label_key, label_value in rule_labels.items():

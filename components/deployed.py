@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.config import GPU_RESOURCE, DeploymentConfig
+from components.config import DeploymentConfig
+from components.presets import GPU_RESOURCE
 
 __all__ = ["chart_digest", "deployed_record"]
 

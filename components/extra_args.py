@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from components.presets import SERVICE_PORT
+
 __all__ = [
     "MANAGED_FLAGS",
     "SECRET_FLAGS",
@@ -35,7 +37,7 @@ MANAGED_FLAGS: dict[str, str] = {
     "--max-model-len": "model.maxModelLen",
     "--download-dir": "storage.persistentCache / storage.cacheExistingClaim (the chart's model cache)",
     "--host": "nothing: the chart listens on 0.0.0.0 for its probes and Service",
-    "--port": "nothing: the chart's probes, Service and verification use port 8000",
+    "--port": f"nothing: the chart's probes, Service and verification use port {SERVICE_PORT}",
     "--middleware": "verification.readyPath (the chart loads its /ready middleware)",
 }
 """Flags the chart's Deployment sets -> the setting that controls them."""

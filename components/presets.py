@@ -28,8 +28,49 @@ __all__ = [
     "READY_GRACE_SECONDS",
     "UNSCHEDULABLE_GRACE_SECONDS",
     "NODE_PROVISIONING_GRACE_SECONDS",
+    "VERIFICATION_DEFAULTS",
+    "GPU_RESOURCE",
+    "GPU_NODE_SELECTOR",
+    "GPU_TOLERATION",
+    "GPU_WAIT_TIMEOUT_SECONDS",
+    "GPU_WAIT_BACKOFF_INITIAL_SECONDS",
+    "GPU_WAIT_BACKOFF_MAX_SECONDS",
+    "GPU_WAIT_PROGRESS_INTERVAL_SECONDS",
+    "SERVICE_PORT",
+    "service_host",
+    "service_url",
 ]
 
+
+SERVICE_PORT = 8000
+"""The chart's Service port (values.yaml ``service.port``; a unit test keeps the two equal), vLLM's container port."""
+
+
+def service_host(release_name: str, namespace: str, port: int = SERVICE_PORT) -> str:
+    """The release's in-cluster Service endpoint ``<release>.<namespace>.svc.cluster.local:<port>``."""
+    return f"{release_name}.{namespace}.svc.cluster.local:{port}"
+
+
+def service_url(release_name: str, namespace: str, port: int = SERVICE_PORT) -> str:
+    """The same endpoint as an http:// URL (the direct access mode's default, the registry's ``endpoint``)."""
+    return f"http://{service_host(release_name, namespace, port)}"
+
+
+GPU_RESOURCE = "nvidia.com/gpu"
+"""The extended resource a pod requests its GPUs as (the NVIDIA device plugin's)."""
+GPU_NODE_SELECTOR = {"node-type": "gpu"}
+"""Where GPU pods run by default (scheduling.nodeSelector); copy before changing."""
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+"""The default toleration: GPU nodes are tainted nvidia.com/gpu:NoSchedule (the chart's values.yaml repeats it;
+a unit test keeps the two equal)."""
+GPU_WAIT_TIMEOUT_SECONDS = 30 * 60
+"""How long the gate waits for GPUs (staging and production; development waits 10 min)."""
+GPU_WAIT_BACKOFF_INITIAL_SECONDS = 1.0
+"""gpuWait.initialBackoffSeconds: the first re-check delay after an API error."""
+GPU_WAIT_BACKOFF_MAX_SECONDS = 30.0
+"""gpuWait.maxBackoffSeconds: the longest re-check delay after API errors."""
+GPU_WAIT_PROGRESS_INTERVAL_SECONDS = 30.0
+"""gpuWait.progressIntervalSeconds: how often a waiting gate prints what it awaits (at most 30)."""
 
 ROLLOUT_VERIFIED = "verified"
 """Update with a surge pod that gets traffic only once the verification has passed on that pod."""
@@ -98,12 +139,14 @@ ENVIRONMENT_PROFILES: dict[str, EnvironmentProfile] = {
     ),
     "staging": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=1, monitoring=True, registry_enabled=True,
+        gpu_wait_timeout_seconds=GPU_WAIT_TIMEOUT_SECONDS, atomic=True, replicas=1, monitoring=True,
+        registry_enabled=True,
         rollout=ROLLOUT_VERIFIED,
     ),
     "production": EnvironmentProfile(
         startup_budget_factor=1.5, helm_timeout_margin_seconds=900,
-        gpu_wait_timeout_seconds=30 * 60, atomic=True, replicas=2, monitoring=True, registry_enabled=True,
+        gpu_wait_timeout_seconds=GPU_WAIT_TIMEOUT_SECONDS, atomic=True, replicas=2, monitoring=True,
+        registry_enabled=True,
         rollout=ROLLOUT_VERIFIED,
     ),
 }
@@ -123,3 +166,19 @@ UNSCHEDULABLE_GRACE_SECONDS = 90.0
 terminationGracePeriodSeconds is 60) after a rename or a namespace move."""
 NODE_PROVISIONING_GRACE_SECONDS = 600.0
 """The same with scheduling.allowNodeAutoscaling: a cloud GPU node takes minutes to join after the pods go Pending."""
+
+VERIFICATION_DEFAULTS: dict = {
+    "health_path": "/health",
+    "ready_path": "/ready",
+    "completions_path": "/v1/chat/completions",
+    "prompt": "Say hello in one short sentence.",
+    "max_tokens": 16,
+    "warmup_requests": 2,
+    "samples": 20,
+    "p95_limit_seconds": 3.0,
+    "request_timeout_seconds": 30.0,
+    "unreachable_retry_seconds": 120.0,
+    "api_key_secret_key": "api-key",
+}
+"""The verification settings' defaults, by the DeploymentVerification input names (the stack config's keys are
+their camelCase forms: verification.samples, model.apiKeySecret.key, ...)."""

@@ -9,14 +9,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import chart_values
-from components.config import GPU_RESOURCE, DeploymentConfig, config_warnings
+from components.config import DeploymentConfig, config_warnings
 from components.deployed import chart_digest, deployed_record
 from components.drift.resource import ReleaseDrift, ReleaseDriftArgs
 from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
-from components.presets import ROLLOUT_SURGE_PODS, VERIFIED_CONDITION
-from components.verification.init_time import initialization_warning
+from components.presets import GPU_RESOURCE, ROLLOUT_SURGE_PODS, SERVICE_PORT, VERIFIED_CONDITION, service_host
 from components.registry.connection import missing_connection_problem
 from components.registry.resource import ModelRegistryEntry, ModelRegistryEntryArgs
+from components.verification.init_time import initialization_warning
 from components.verification.resource import DeploymentVerification, DeploymentVerificationArgs
 
 __all__ = ["VllmModel", "VllmModelArgs", "DEFAULT_CHART_PATH", "COMPONENT_NAME"]
@@ -32,7 +32,6 @@ at the end of the update, so the old pods held their GPUs while the new ones wai
 
 # Relative to the project directory (Pulumi runs the program there), so state does not depend on the clone's path.
 DEFAULT_CHART_PATH = "./charts/vllm-deployment"
-SERVICE_PORT = 8000  # the chart's Service port
 
 
 @dataclass
@@ -182,7 +181,8 @@ class VllmModel(pulumi.ComponentResource):
         self.release_name = self.release.name
         self.namespace = self.release.namespace
         self.revision = self.release.status.apply(lambda status: status.revision)
-        self.endpoint = pulumi.Output.concat(self.release.name, ".", self.release.namespace, ".svc.cluster.local:8000")
+        self.endpoint = pulumi.Output.all(self.release.name, self.release.namespace).apply(
+            lambda names: service_host(*names))
         check = self.verification_check
         # Slowest verified pod, creation -> Ready (and scheduling -> Ready); warns above the share of the budget
         # at which the PrometheusRule's VllmModelInitializationSlow fires.

@@ -15,13 +15,14 @@ only the outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
-from components.unknowns import is_unknown_value
+from components.resource_args import ResourceArgs
+from components.unknowns import is_unknown
 
 __all__ = ["OUTPUT_KEYS", "PROVIDER_VERSION", "ReleaseDrift", "ReleaseDriftArgs", "ReleaseDriftFailed",
            "ReleaseDriftProvider", "drift_message"]
@@ -39,25 +40,19 @@ class ReleaseDriftFailed(RuntimeError):
 
 
 @dataclass
-class ReleaseDriftArgs:
+class ReleaseDriftArgs(ResourceArgs):
     """Inputs of ``ReleaseDrift``; ``kubeconfig`` is always made secret."""
+
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     revision: pulumi.Input[int]
     kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] | None = None
+    context: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
-        return {
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "context": self.context or "",
-            "namespace": self.namespace,
-            "release_name": self.release_name,
-            "revision": self.revision,
-            "provider_version": PROVIDER_VERSION,
-            "drift": [],  # what the program declares: no differences
-        }
+        return {**super().to_inputs(), "drift": []}  # what the program declares: no differences
 
 
 def _revision(value: Any) -> Any:
@@ -109,12 +104,12 @@ class ReleaseDriftProvider(dyn.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
         failures = [dyn.CheckFailure(key, f"{key} must be a non-empty string, got {news.get(key)!r}")
                     for key in ("namespace", "release_name")
-                    if not is_unknown_value(news.get(key)) and not (isinstance(news.get(key), str) and news[key])]
+                    if not is_unknown(news.get(key)) and not (isinstance(news.get(key), str) and news[key])]
         return dyn.CheckResult({**news, "revision": _revision(news.get("revision"))}, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         changed = [key for key in CHANGE_KEYS
-                   if is_unknown_value(news.get(key)) or _revision(olds.get(key)) != _revision(news.get(key))]
+                   if is_unknown(news.get(key)) or _revision(olds.get(key)) != _revision(news.get(key))]
         if olds.get("drift"):
             changed.append("drift")
         return dyn.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)

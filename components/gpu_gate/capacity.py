@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.presets import ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS, ROLLOUT_VERIFIED
+from components.presets import GPU_NODE_SELECTOR, GPU_RESOURCE, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS, ROLLOUT_VERIFIED
 from components.quantity import parse_quantity
 
 __all__ = [
@@ -49,8 +49,8 @@ class GpuNeed:
 
     replicas: int
     gpus_per_pod: int
-    gpu_resource: str = "nvidia.com/gpu"
-    node_selector: Mapping[str, str] = field(default_factory=lambda: {"node-type": "gpu"})
+    gpu_resource: str = GPU_RESOURCE
+    node_selector: Mapping[str, str] = field(default_factory=lambda: dict(GPU_NODE_SELECTOR))
     tolerations: Sequence[Mapping[str, Any]] = ()
     namespace: str = ""
     release_name: str = ""
@@ -488,7 +488,7 @@ def render_table(report: CapacityReport, *, max_rows: int = 50) -> str:
             why,
         ))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     if len(report.nodes) > max_rows:
         lines.append(f"... and {len(report.nodes) - max_rows} more nodes")
     if not report.nodes:
@@ -500,6 +500,7 @@ def render_table(report: CapacityReport, *, max_rows: int = 50) -> str:
     pending = report.nodes_without_device_plugin
     if pending:
         lines.append(
-            f"GPU-labelled nodes reporting no {report.need.gpu_resource} (device plugin not ready?): " + ", ".join(pending)
+            f"GPU-labelled nodes reporting no {report.need.gpu_resource} (device plugin not ready?): "
+            + ", ".join(pending)
         )
     return "\n".join(lines)

@@ -12,9 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components import presets
+from components.input_rules import shown
 from components.kube_names import is_dns_label, is_label_key, is_label_value
-from components.presets import ROLLOUT_MODES, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS
-from components.unknowns import UNKNOWN, is_unknown_value
+from components.tolerations import toleration_problems
+from components.unknowns import UNKNOWN, is_unknown
 
 from .capacity import GpuNeed
 
@@ -37,21 +39,20 @@ PROVIDER_VERSION = "3"
 """Bump when the gate's behaviour changes, so the change shows in the next diff (3: the verified rollout)."""
 
 
-DEFAULT_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, Any] = {  # for inputs a stack deployed by an older program did not pass (the presets' values)
     "kubeconfig": "",
     "context": "",
-    "gpu_resource": "nvidia.com/gpu",
-    "node_selector": {"node-type": "gpu"},
-    "tolerations": [DEFAULT_TOLERATION],
-    "timeout_seconds": 1800,
-    "backoff_initial_seconds": 5,
-    "backoff_max_seconds": 60,
-    "progress_interval_seconds": 30,
+    "gpu_resource": presets.GPU_RESOURCE,
+    "node_selector": presets.GPU_NODE_SELECTOR,
+    "tolerations": [presets.GPU_TOLERATION],
+    "timeout_seconds": presets.GPU_WAIT_TIMEOUT_SECONDS,
+    "backoff_initial_seconds": presets.GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    "backoff_max_seconds": presets.GPU_WAIT_BACKOFF_MAX_SECONDS,
+    "progress_interval_seconds": presets.GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     "allow_node_autoscaling": False,
     "node_group_gpus": 0,
-    "rollout": ROLLOUT_RECREATE,
-    "surge_pods": ROLLOUT_SURGE_PODS,
+    "rollout": presets.ROLLOUT_RECREATE,
+    "surge_pods": presets.ROLLOUT_SURGE_PODS,
     "release_revision": "",
 }
 
@@ -77,22 +78,9 @@ SECONDS = ("timeout_seconds", "backoff_initial_seconds", "backoff_max_seconds", 
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600
 MAX_PROGRESS_INTERVAL_SECONDS = 30
-TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
-TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 
-_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
-
-def is_unknown(value: Any) -> bool:
-    """True when ``value`` or anything inside it is not known yet."""
-    if is_unknown_value(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(is_unknown(v) for v in value)
-    return False
 
 
 def _whole(value: Any) -> int | None:
@@ -135,51 +123,13 @@ def normalize_inputs(inputs: Mapping[str, Any]) -> dict:
     return result
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _toleration_problems(tolerations: Any) -> list[str]:
-    if not isinstance(tolerations, (list, tuple)):
-        return [f"must be a list of Kubernetes tolerations, got {_describe(tolerations)}"]
-    problems = []
-    for index, toleration in enumerate(tolerations):
-        where = f"[{index}]"
-        if not isinstance(toleration, Mapping):
-            problems.append(f"{where} must be a mapping like {DEFAULT_TOLERATION}, got {_describe(toleration)}")
-            continue
-        extra = sorted(set(toleration) - TOLERATION_KEYS)
-        if extra:
-            problems.append(f"{where} has unknown fields {extra}; allowed: {sorted(TOLERATION_KEYS)} (camelCase)")
-        operator = toleration.get("operator") or "Equal"
-        key, value = toleration.get("key") or "", toleration.get("value") or ""
-        if operator not in ("Exists", "Equal"):
-            problems.append(f"{where}.operator must be 'Exists' or 'Equal', got {_describe(operator)}")
-        if (toleration.get("effect") or "") not in TOLERATION_EFFECTS:
-            problems.append(
-                f"{where}.effect must be one of NoSchedule, PreferNoSchedule, NoExecute or empty (all), "
-                f"got {_describe(toleration.get('effect'))}"
-            )
-        if not isinstance(key, str) or not isinstance(value, str):
-            problems.append(f"{where}.key and .value must be strings")
-        elif operator == "Exists" and value:
-            problems.append(f"{where}.value must be empty with operator Exists, got {_describe(value)}")
-        elif not key and operator != "Exists":
-            problems.append(f"{where}.key may only be empty with operator Exists (tolerate every taint)")
-        seconds = toleration.get("tolerationSeconds")
-        if seconds is not None and _whole(seconds) is None:
-            problems.append(f"{where}.tolerationSeconds must be a whole number of seconds, got {_describe(seconds)}")
-    return problems
-
-
 def _field_problems(key: str, value: Any) -> list[str]:
     """What is wrong with one known input value (empty when fine)."""
     if key in WHOLE_NUMBERS:
         lowest = 1 if key in ("gpus_per_pod", "surge_pods") else 0
         number = _whole(value)
         if number is None or number < lowest:
-            return [f"must be a whole number of at least {lowest}, got {_describe(value)}"]
+            return [f"must be a whole number of at least {lowest}, got {shown(value)}"]
     elif key in SECONDS:
         number = _number(value)
         ceiling = {
@@ -187,41 +137,43 @@ def _field_problems(key: str, value: Any) -> list[str]:
             "progress_interval_seconds": MAX_PROGRESS_INTERVAL_SECONDS,
         }.get(key, MAX_BACKOFF_SECONDS)
         if number is None or not 0 < number <= ceiling:
-            return [f"must be a number of seconds above 0 and at most {ceiling}, got {_describe(value)}"]
+            return [f"must be a number of seconds above 0 and at most {ceiling}, got {shown(value)}"]
     elif key == "namespace":
         if not is_dns_label(value):
-            return [f"must be a Kubernetes namespace name (lowercase DNS label), got {_describe(value)}"]
+            return [f"must be a Kubernetes namespace name (lowercase DNS label), got {shown(value)}"]
     elif key == "release_name":
-        if not isinstance(value, str) or len(value) > 53 or not _RELEASE.match(value):
-            return [f"must be a Helm release name (lowercase, digits, '-' and '.', at most 53), got {_describe(value)}"]
+        if not is_dns_label(value, max_length=53):
+            return [f"must be a Helm release name (a DNS-1123 label: lowercase, digits and '-', at most 53), "
+                    f"got {shown(value)}"]
     elif key == "gpu_resource":
         if not isinstance(value, str) or not _EXTENDED_RESOURCE.match(value):
-            return [f"must be an extended resource name like 'nvidia.com/gpu', got {_describe(value)}"]
+            return [f"must be an extended resource name like 'nvidia.com/gpu', got {shown(value)}"]
     elif key == "node_selector":
         if not isinstance(value, Mapping):
-            return [f"must be a mapping of label to value like {{'node-type': 'gpu'}}, got {_describe(value)}"]
+            return [f"must be a mapping of label to value like {{'node-type': 'gpu'}}, got {shown(value)}"]
         return [
-            f"has an invalid label {_describe(k)}={_describe(v)}"
+            f"has an invalid label {shown(k)}={shown(v)}"
             for k, v in value.items()
             if not (is_label_key(k) and is_label_value(v))
         ]
     elif key == "tolerations":
-        return _toleration_problems(value)
+        return toleration_problems(value)
     elif key == "allow_node_autoscaling":
         if not isinstance(value, bool):
-            return [f"must be true or false, got {_describe(value)}"]
+            return [f"must be true or false, got {shown(value)}"]
     elif key == "kubeconfig":
         if not isinstance(value, str):
-            return [f"must be a string (kubeconfig text, a path, or empty for the default), got a {type(value).__name__}"]
+            return ["must be a string (kubeconfig text, a path, or empty for the default), "
+                    f"got a {type(value).__name__}"]
     elif key == "context":
         if not isinstance(value, str):
-            return [f"must be a kubeconfig context name or empty, got {_describe(value)}"]
+            return [f"must be a kubeconfig context name or empty, got {shown(value)}"]
     elif key == "rollout":
-        if value not in ROLLOUT_MODES:
-            return [f"must be one of {', '.join(ROLLOUT_MODES)}, got {_describe(value)}"]
+        if value not in presets.ROLLOUT_MODES:
+            return [f"must be one of {', '.join(presets.ROLLOUT_MODES)}, got {shown(value)}"]
     elif key in ("provider_version", "release_revision"):
         if not isinstance(value, str):
-            return [f"must be a string, got {_describe(value)}"]
+            return [f"must be a string, got {shown(value)}"]
     return []
 
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
+from ..resource_args import ResourceArgs
 from .capacity import CapacityReport
 from .inputs import (
-    DEFAULT_TOLERATION,
-    DEFAULTS,
     NEED_INPUTS,
     PROVIDER_VERSION,
     ROLLOUT_INPUTS,
@@ -34,58 +33,44 @@ from .inputs import (
     wait_settings_from_inputs,
 )
 
-__all__ = ["GpuCapacityGate", "GpuCapacityGateArgs", "GpuCapacityGateFailed", "GpuCapacityGateProvider"]
+__all__ = [
+    "OUTPUT_KEYS",
+    "PROVIDER_VERSION",
+    "GpuCapacityGate",
+    "GpuCapacityGateArgs",
+    "GpuCapacityGateFailed",
+    "GpuCapacityGateProvider",
+]
 
-RESULT_OUTPUTS = ("placeable_replicas", "waited_seconds", "nodes")
+OUTPUT_KEYS = ("placeable_replicas", "waited_seconds", "nodes")
 NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
 
 
 @dataclass
-class GpuCapacityGateArgs:
-    """Inputs of ``GpuCapacityGate`` (names as in docs/design.md). ``kubeconfig`` is always stored as a secret."""
+class GpuCapacityGateArgs(ResourceArgs):
+    """Inputs of ``GpuCapacityGate`` (names as in docs/design.md), as the component passes them: the defaults live in
+    components/presets.py and components/config.py. ``kubeconfig`` is always stored as a secret."""
+
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     replicas: pulumi.Input[int]
     gpus_per_pod: pulumi.Input[int]
+    gpu_resource: pulumi.Input[str]
+    node_selector: pulumi.Input[Mapping[str, str]]
+    tolerations: pulumi.Input[Sequence[Mapping[str, Any]]]
+    timeout_seconds: pulumi.Input[float]
+    backoff_initial_seconds: pulumi.Input[float]
+    backoff_max_seconds: pulumi.Input[float]
+    progress_interval_seconds: pulumi.Input[float]
+    allow_node_autoscaling: pulumi.Input[bool]
+    node_group_gpus: pulumi.Input[int]
+    rollout: pulumi.Input[str]
+    surge_pods: pulumi.Input[int]
+    release_revision: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] | None = None
-    gpu_resource: pulumi.Input[str] = "nvidia.com/gpu"
-    node_selector: pulumi.Input[Mapping[str, str]] = field(default_factory=lambda: {"node-type": "gpu"})
-    tolerations: pulumi.Input[Sequence[Mapping[str, Any]]] = field(default_factory=lambda: [dict(DEFAULT_TOLERATION)])
-    timeout_seconds: pulumi.Input[float] = 1800
-    backoff_initial_seconds: pulumi.Input[float] = 5
-    backoff_max_seconds: pulumi.Input[float] = 60
-    progress_interval_seconds: pulumi.Input[float] = 30
-    allow_node_autoscaling: pulumi.Input[bool] = False
-    node_group_gpus: pulumi.Input[int] = 0
-    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
-    surge_pods: pulumi.Input[int] = DEFAULTS["surge_pods"]
-    release_revision: pulumi.Input[str] = ""
-
-    def to_inputs(self) -> dict[str, Any]:
-        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        return {
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "context": self.context or "",
-            "namespace": self.namespace,
-            "release_name": self.release_name,
-            "replicas": self.replicas,
-            "gpus_per_pod": self.gpus_per_pod,
-            "gpu_resource": self.gpu_resource,
-            "node_selector": self.node_selector,
-            "tolerations": self.tolerations,
-            "timeout_seconds": self.timeout_seconds,
-            "backoff_initial_seconds": self.backoff_initial_seconds,
-            "backoff_max_seconds": self.backoff_max_seconds,
-            "progress_interval_seconds": self.progress_interval_seconds,
-            "allow_node_autoscaling": self.allow_node_autoscaling,
-            "node_group_gpus": self.node_group_gpus,
-            "rollout": self.rollout,
-            "surge_pods": self.surge_pods,
-            "release_revision": self.release_revision,
-            "provider_version": PROVIDER_VERSION,
-        }
+    context: pulumi.Input[str] = ""
 
 
 def _node_summary(report: CapacityReport) -> list[dict]:
@@ -106,7 +91,7 @@ def _node_summary(report: CapacityReport) -> list[dict]:
 
 def _outputs(inputs: Mapping[str, Any], results: Mapping[str, Any]) -> dict:
     outs = {k: v for k, v in normalize_inputs(inputs).items() if k not in NOT_IN_OUTPUTS}
-    outs.update({key: results.get(key) for key in RESULT_OUTPUTS})
+    outs.update({key: results.get(key) for key in OUTPUT_KEYS})
     return outs
 
 
@@ -184,6 +169,6 @@ class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityG
         self, resource_name: str, args: GpuCapacityGateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         props = args.to_inputs()
-        props.update({key: None for key in RESULT_OUTPUTS})
+        props.update({key: None for key in OUTPUT_KEYS})
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"]))
         super().__init__(GpuCapacityGateProvider(), resource_name, props, opts)

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from components.cancellation import Cancellation
+from components.presets import (
+    GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    GPU_WAIT_BACKOFF_MAX_SECONDS,
+    GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
+    GPU_WAIT_TIMEOUT_SECONDS,
+)
 
 from .capacity import (
     CapacityReport,
@@ -94,10 +100,10 @@ def wait_for_gpu_capacity(
     api_client: Any,
     need: GpuNeed,
     *,
-    timeout_seconds: float = 1800,
-    backoff_initial_seconds: float = 5,
-    backoff_max_seconds: float = 60,
-    progress_interval_seconds: float = 30,
+    timeout_seconds: float = GPU_WAIT_TIMEOUT_SECONDS,
+    backoff_initial_seconds: float = GPU_WAIT_BACKOFF_INITIAL_SECONDS,
+    backoff_max_seconds: float = GPU_WAIT_BACKOFF_MAX_SECONDS,
+    progress_interval_seconds: float = GPU_WAIT_PROGRESS_INTERVAL_SECONDS,
     auth_grace_seconds: float = 60,
     clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[str], None] = lambda line: None,

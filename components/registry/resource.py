@@ -18,15 +18,15 @@ a message.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
 
+from ..resource_args import ResourceArgs
 from .connection import missing_connection_problem
 from .settings import PROVIDER_VERSION, REGISTER_KEYS, RegistrySettings, settings_from, validate
 
@@ -170,8 +170,11 @@ class ModelRegistryEntryProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class ModelRegistryEntryArgs:
+class ModelRegistryEntryArgs(ResourceArgs):
     """Inputs of ``ModelRegistryEntry`` (see docs/design.md); ``database_url`` is always made secret."""
+
+    SECRET_INPUT: ClassVar[str] = "database_url"
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     environment: pulumi.Input[str]
     served_model_name: pulumi.Input[str]
@@ -196,13 +199,6 @@ class ModelRegistryEntryArgs:
     retry_timeout_seconds: pulumi.Input[float]
     database_url: pulumi.Input[str] = ""
     model_init_seconds: pulumi.Input[float | None] = None
-
-    def to_inputs(self) -> dict[str, Any]:
-        """The dynamic resource's input dict (snake_case keys, as policies see them)."""
-        inputs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        inputs["database_url"] = pulumi.Output.secret(self.database_url)
-        inputs["provider_version"] = PROVIDER_VERSION
-        return inputs
 
 
 class ModelRegistryEntry(dyn.Resource, module="vllm", name="ModelRegistryEntry"):

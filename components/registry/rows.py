@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from components.verification.settings import default_base_url
+from components.presets import service_url
 
 from .settings import RegistrySettings
 
@@ -101,7 +101,7 @@ def entry_row(settings: RegistrySettings, writer: str) -> dict[str, Any]:
         "stack": settings.stack,
         "namespace": settings.namespace,
         "release_name": settings.release_name,
-        "endpoint": default_base_url(settings.release_name, settings.namespace, settings.service_port),
+        "endpoint": service_url(settings.release_name, settings.namespace, settings.service_port),
         "api_path": settings.api_path,
         "image": settings.image,
         "chart_version": settings.chart_version,

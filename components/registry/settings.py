@@ -9,14 +9,14 @@ database URL is a secret: no problem text ever quotes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from components.config import REGISTRY_ON_DESTROY as ON_DESTROY
-from components.kube_names import is_dns_label
-from components.unknowns import is_unknown_value
+from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, typed_settings
+from components.problems import Problem
 
 from .connection import conninfo_problem
 
@@ -35,14 +35,6 @@ PROVIDER_VERSION = "1"
 """Bump when the registration's behaviour changes, so deployed stacks register again."""
 
 SECRET_KEYS = ("database_url",)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid input: the property and why (value and what is allowed)."""
-
-    property: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -78,14 +70,6 @@ class RegistrySettings:
         return f"RegistrySettings({self.environment}/{self.served_model_name}, stack={self.stack})"
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-Rule = Callable[[Any], tuple[Any, str | None]]
-
-
 def _text(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str) and value.strip() and value == value.strip():
         return value, None
@@ -96,30 +80,6 @@ def _name(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str) and value and not any(c.isspace() for c in value) and len(value) <= 253:
         return value, None
     return value, "a non-empty name without spaces (at most 253 characters)"
-
-
-def _dns_label(max_length: int) -> Rule:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        if is_dns_label(value, max_length):
-            return value, None
-        return value, f"a DNS-1123 label (lowercase letters, digits, '-'; at most {max_length} characters)"
-
-    return convert
-
-
-def _integer(lo: int, hi: int, *, optional: bool = False) -> Rule:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        allowed = f"a whole number from {lo} to {hi}" + (" (or 0/empty for none)" if optional else "")
-        if optional and value in (None, 0, 0.0, ""):
-            return None, None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value, allowed
-        if isinstance(value, float) and not value.is_integer():
-            return value, allowed
-        number = int(value)
-        return (number, None) if lo <= number <= hi else (value, allowed)
-
-    return convert
 
 
 def _seconds(*, optional: bool, maximum: float = 7 * 24 * 3600) -> Rule:
@@ -136,19 +96,6 @@ def _seconds(*, optional: bool, maximum: float = 7 * 24 * 3600) -> Rule:
 
 def _flag(value: Any) -> tuple[Any, str | None]:
     return (value, None) if isinstance(value, bool) else (value, "true or false")
-
-
-def _choice(*allowed: str) -> Rule:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        return (value, None) if value in allowed else (value, "one of " + ", ".join(repr(a) for a in allowed))
-
-    return convert
-
-
-def _path(value: Any) -> tuple[Any, str | None]:
-    if isinstance(value, str) and value.startswith("/") and not any(c.isspace() for c in value):
-        return value, None
-    return value, "a URL path starting with '/'"
 
 
 def _timestamp(value: Any) -> tuple[Any, str | None]:
@@ -177,22 +124,22 @@ _RULES: dict[str, Rule] = {
     "served_model_name": _name,
     "model_path": _text,
     "stack": _name,
-    "namespace": _dns_label(63),
-    "release_name": _dns_label(53),
-    "service_port": _integer(1, 65535),
-    "api_path": _path,
+    "namespace": dns_label(63),
+    "release_name": dns_label(53),
+    "service_port": integer(1, 65535),
+    "api_path": path,
     "image": _name,
     "chart_version": _name,
-    "helm_revision": _integer(1, 2**31 - 1),
-    "gpus_per_pod": _integer(1, 64),
-    "replicas": _integer(1, 1000),
-    "max_model_len": _integer(1, 100_000_000, optional=True),
+    "helm_revision": integer(1, 2**31 - 1),
+    "gpus_per_pod": integer(1, 64),
+    "replicas": integer(1, 1000),
+    "max_model_len": integer(1, 100_000_000, optional=True),
     "verified_at": _timestamp,
     "p50_seconds": _seconds(optional=True),
     "p95_seconds": _seconds(optional=False),
     "model_init_seconds": _seconds(optional=True),
     "routing_enabled": _flag,
-    "on_destroy": _choice(*ON_DESTROY),
+    "on_destroy": choice(*ON_DESTROY),
     "connect_timeout_seconds": _seconds(optional=False, maximum=600),
     "retry_timeout_seconds": _seconds(optional=False, maximum=3600),
     "provider_version": _text,
@@ -207,29 +154,10 @@ def validate(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
 
     Keys that are not inputs of this resource (output placeholders, ``__provider``) pass through untouched.
     """
-    normalized = dict(inputs)
-    problems: list[Problem] = []
-    for key, rule in _RULES.items():
-        value = normalized.get(key)
-        if is_unknown_value(value):
-            continue
-        converted, allowed = rule(value)
-        if allowed is None:
-            normalized[key] = converted
-        elif key in SECRET_KEYS:
-            problems.append(Problem(key, f"{key} (secret, not shown) is not valid; allowed: {allowed}"))
-        else:
-            problems.append(Problem(key, f"{key} is {_shown(value)}; allowed: {allowed}"))
-    return normalized, problems
+    return apply_rules(_RULES, inputs, secret_keys=SECRET_KEYS)
 
 
 def settings_from(inputs: Mapping[str, Any]) -> RegistrySettings:
     """Typed settings from (known) inputs; raises ``ValueError`` listing every problem."""
     normalized, problems = validate(inputs)
-    unknown = [k for k in _RULES if is_unknown_value(normalized.get(k))]
-    if unknown:
-        problems.append(Problem(unknown[0], f"{', '.join(unknown)} not known yet (preview)"))
-    if problems:
-        raise ValueError("invalid ModelRegistryEntry inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
-    names = {f.name for f in fields(RegistrySettings)}
-    return RegistrySettings(**{k: v for k, v in normalized.items() if k in names})
+    return typed_settings(RegistrySettings, "ModelRegistryEntry", _RULES, normalized, problems)

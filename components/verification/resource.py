@@ -11,26 +11,27 @@ leaves the previous outputs, so the next ``pulumi up`` verifies again without st
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
+from ..resource_args import ResourceArgs
 from .settings import (
-    DEFAULTS,
+    PROVIDER_VERSION,
     REVERIFY_KEYS,
     SECRET_KEYS,
-    SETTINGS_VERSION,
     normalize_revision,
     settings_from,
     validate,
 )
 
 __all__ = [
+    "OUTPUT_KEYS",
+    "PROVIDER_VERSION",
     "DeploymentVerification",
     "DeploymentVerificationArgs",
     "DeploymentVerificationProvider",
@@ -53,12 +54,22 @@ OUTPUT_KEYS = (
 )
 
 
-class VerificationFailed(Exception):
+class VerificationFailed(RuntimeError):
     """The deployment did not prove it serves; the message is the check table and the diagnosis."""
 
 
 def _progress(message: str) -> None:
     pulumi.log.info(f"DeploymentVerification: {message}")
+
+
+_RENAMED_INPUTS = {"provider_version": "settings_version"}
+"""Inputs renamed since a stack's last verification: the old name's value is the same setting (no re-verify)."""
+
+
+def _old_input(olds: dict[str, Any], key: str) -> Any:
+    if key not in olds and key in _RENAMED_INPUTS:
+        return olds.get(_RENAMED_INPUTS[key])
+    return olds.get(key)
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -76,7 +87,7 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         if olds.get("passed") is not True:
             return dyn.DiffResult(changes=True)
-        changed = [key for key in REVERIFY_KEYS if not _same(olds.get(key), news.get(key))]
+        changed = [key for key in REVERIFY_KEYS if not _same(_old_input(olds, key), news.get(key))]
         return dyn.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
@@ -113,42 +124,39 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class DeploymentVerificationArgs:
-    """Inputs of ``DeploymentVerification`` (see docs/design.md); ``kubeconfig`` is always made secret."""
+class DeploymentVerificationArgs(ResourceArgs):
+    """Inputs of ``DeploymentVerification`` (see docs/design.md), as the component passes them: the defaults live in
+    components/presets.py and components/config.py. ``kubeconfig`` is always made secret."""
+
+    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     revision: pulumi.Input[int]
+    access_mode: pulumi.Input[str]
+    base_url: pulumi.Input[str]
+    service_port: pulumi.Input[int]
+    health_path: pulumi.Input[str]
+    ready_path: pulumi.Input[str]
+    completions_path: pulumi.Input[str]
+    served_model_name: pulumi.Input[str]
+    prompt: pulumi.Input[str]
+    max_tokens: pulumi.Input[int]
+    warmup_requests: pulumi.Input[int]
+    samples: pulumi.Input[int]
+    p95_limit_seconds: pulumi.Input[float]
+    request_timeout_seconds: pulumi.Input[float]
+    pod_ready_timeout_seconds: pulumi.Input[float]
+    unreachable_retry_seconds: pulumi.Input[float]
+    image_pull_grace_seconds: pulumi.Input[float]
+    ready_grace_seconds: pulumi.Input[float]
+    unschedulable_grace_seconds: pulumi.Input[float]
+    api_key_secret_name: pulumi.Input[str]
+    api_key_secret_key: pulumi.Input[str]
+    rollout: pulumi.Input[str]
+    verified_condition: pulumi.Input[str]
     kubeconfig: pulumi.Input[str] = ""
     context: pulumi.Input[str] = ""
-    access_mode: pulumi.Input[str] = DEFAULTS["access_mode"]
-    base_url: pulumi.Input[str] = DEFAULTS["base_url"]
-    service_port: pulumi.Input[int] = DEFAULTS["service_port"]
-    health_path: pulumi.Input[str] = DEFAULTS["health_path"]
-    ready_path: pulumi.Input[str] = DEFAULTS["ready_path"]
-    completions_path: pulumi.Input[str] = DEFAULTS["completions_path"]
-    served_model_name: pulumi.Input[str] = DEFAULTS["served_model_name"]
-    prompt: pulumi.Input[str] = DEFAULTS["prompt"]
-    max_tokens: pulumi.Input[int] = DEFAULTS["max_tokens"]
-    warmup_requests: pulumi.Input[int] = DEFAULTS["warmup_requests"]
-    samples: pulumi.Input[int] = DEFAULTS["samples"]
-    p95_limit_seconds: pulumi.Input[float] = DEFAULTS["p95_limit_seconds"]
-    request_timeout_seconds: pulumi.Input[float] = DEFAULTS["request_timeout_seconds"]
-    pod_ready_timeout_seconds: pulumi.Input[float] = DEFAULTS["pod_ready_timeout_seconds"]
-    unreachable_retry_seconds: pulumi.Input[float] = DEFAULTS["unreachable_retry_seconds"]
-    image_pull_grace_seconds: pulumi.Input[float] = DEFAULTS["image_pull_grace_seconds"]
-    ready_grace_seconds: pulumi.Input[float] = DEFAULTS["ready_grace_seconds"]
-    unschedulable_grace_seconds: pulumi.Input[float] = DEFAULTS["unschedulable_grace_seconds"]
-    api_key_secret_name: pulumi.Input[str] = DEFAULTS["api_key_secret_name"]
-    api_key_secret_key: pulumi.Input[str] = DEFAULTS["api_key_secret_key"]
-    rollout: pulumi.Input[str] = DEFAULTS["rollout"]
-    verified_condition: pulumi.Input[str] = DEFAULTS["verified_condition"]
-    settings_version: str = SETTINGS_VERSION
-
-    def to_props(self) -> dict[str, Any]:
-        props = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        props["kubeconfig"] = pulumi.Output.secret(self.kubeconfig)
-        return props
 
 
 class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):
@@ -170,5 +178,5 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props = {**args.to_props(), **{key: None for key in OUTPUT_KEYS}}
+        props = {**args.to_inputs(), **{key: None for key in OUTPUT_KEYS}}
         super().__init__(DeploymentVerificationProvider(), resource_name, props, opts)

@@ -7,23 +7,27 @@ the sentinel string ``UNKNOWN``; validation converts the former and never fails 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.kube_names import is_dns_label, is_label_key
+from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, shown, typed_settings
+from components.kube_names import is_label_key
 from components.presets import (
     IMAGE_PULL_GRACE_SECONDS,
     READY_GRACE_SECONDS,
     ROLLOUT_MODES,
     ROLLOUT_RECREATE,
     ROLLOUT_VERIFIED,
+    SERVICE_PORT,
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
+    VERIFICATION_DEFAULTS,
     VERIFIED_CONDITION,
+    service_url,
 )
-from components.unknowns import UNKNOWN, is_unknown_value
+from components.problems import Problem
+from components.unknowns import UNKNOWN, is_unknown
 
 __all__ = [
     "ACCESS_MODES",
@@ -31,10 +35,9 @@ __all__ = [
     "Problem",
     "REVERIFY_KEYS",
     "SECRET_KEYS",
-    "SETTINGS_VERSION",
+    "PROVIDER_VERSION",
     "UNKNOWN",
     "VerificationSettings",
-    "default_base_url",
     "is_unknown",
     "normalize_revision",
     "settings_from",
@@ -43,7 +46,7 @@ __all__ = [
 
 # Bump when the verification's behaviour changes, so deployed stacks re-verify (2: issue 9's checks;
 # 3: the verified rollout).
-SETTINGS_VERSION = "3"
+PROVIDER_VERSION = "3"
 ACCESS_MODES = VERIFICATION_ACCESS_MODES
 
 DEFAULTS: dict[str, Any] = {
@@ -51,41 +54,23 @@ DEFAULTS: dict[str, Any] = {
     "context": "",
     "access_mode": "port-forward",
     "base_url": "",
-    "service_port": 8000,
-    "health_path": "/health",
-    "ready_path": "/ready",
-    "completions_path": "/v1/chat/completions",
+    "service_port": SERVICE_PORT,
     "served_model_name": "",  # empty: the release name (the chart's default served name)
-    "prompt": "Hello",
-    "max_tokens": 16,
-    "warmup_requests": 2,
-    "samples": 20,
-    "p95_limit_seconds": 3.0,
-    "request_timeout_seconds": 30.0,
+    **VERIFICATION_DEFAULTS,
     "pod_ready_timeout_seconds": 1200.0,
-    "unreachable_retry_seconds": 120.0,
     "image_pull_grace_seconds": IMAGE_PULL_GRACE_SECONDS,
     "ready_grace_seconds": READY_GRACE_SECONDS,
     "unschedulable_grace_seconds": UNSCHEDULABLE_GRACE_SECONDS,
     "api_key_secret_name": "",
-    "api_key_secret_key": "api-key",
     "rollout": ROLLOUT_RECREATE,  # verified: check each new pod, then set its readiness gate (readiness_gate.py)
     "verified_condition": VERIFIED_CONDITION,
-    "settings_version": SETTINGS_VERSION,
+    "provider_version": PROVIDER_VERSION,
 }
 
 SECRET_KEYS = ("kubeconfig",)
 # Everything that changes what is verified or how; kubeconfig only changes how the cluster is reached.
 REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFAULTS) if k not in SECRET_KEYS)
 
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid input: the property and why (value and what is allowed)."""
-
-    property: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -131,17 +116,8 @@ class VerificationSettings:
     @property
     def direct_url(self) -> str:
         """The URL used in direct mode: ``base_url`` or the in-cluster Service address."""
-        return self.base_url or default_base_url(self.release_name, self.namespace, self.service_port)
+        return self.base_url or service_url(self.release_name, self.namespace, self.service_port)
 
-
-def default_base_url(release_name: str, namespace: str, port: int) -> str:
-    """The in-cluster Service URL the workflow's checklist names."""
-    return f"http://{release_name}.{namespace}.svc.cluster.local:{port}"
-
-
-def is_unknown(value: Any) -> bool:
-    """Whether ``value`` is the engine's placeholder for a value not known during preview."""
-    return is_unknown_value(value)
 
 
 def normalize_revision(value: Any) -> Any:
@@ -155,25 +131,7 @@ def normalize_revision(value: Any) -> Any:
     return value
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _integer(lo: int, hi: int) -> Callable[[Any], tuple[Any, str | None]]:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        allowed = f"an integer from {lo} to {hi}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value, allowed
-        if isinstance(value, float) and not value.is_integer():
-            return value, allowed
-        number = int(value)
-        return (number, None) if lo <= number <= hi else (value, allowed)
-
-    return convert
-
-
-def _seconds(minimum: float, inclusive: bool) -> Callable[[Any], tuple[Any, str | None]]:
+def _seconds(minimum: float, inclusive: bool) -> Rule:
     def convert(value: Any) -> tuple[Any, str | None]:
         allowed = f"a number of seconds {'>=' if inclusive else '>'} {minimum:g}"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -184,7 +142,7 @@ def _seconds(minimum: float, inclusive: bool) -> Callable[[Any], tuple[Any, str 
     return convert
 
 
-def _text(required: bool) -> Callable[[Any], tuple[Any, str | None]]:
+def _text(required: bool) -> Rule:
     def convert(value: Any) -> tuple[Any, str | None]:
         if value is None and not required:
             return "", None
@@ -195,33 +153,11 @@ def _text(required: bool) -> Callable[[Any], tuple[Any, str | None]]:
     return convert
 
 
-def _dns_label(max_length: int) -> Callable[[Any], tuple[Any, str | None]]:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        if is_dns_label(value, max_length):
-            return value, None
-        return value, f"a DNS-1123 label (lowercase letters, digits, '-'; at most {max_length} characters)"
-
-    return convert
-
-
-def _path(value: Any) -> tuple[Any, str | None]:
-    if isinstance(value, str) and value.startswith("/") and not any(c.isspace() for c in value):
-        return value, None
-    return value, "a URL path starting with '/'"
-
-
 def _completions_path(value: Any) -> tuple[Any, str | None]:
-    value, reason = _path(value)
+    value, reason = path(value)
     if reason is None and not value.rstrip("/").endswith("completions"):
         reason = "a path ending in /chat/completions or /completions (OpenAI-compatible)"
     return value, reason
-
-
-def _choice(*allowed: str) -> Callable[[Any], tuple[Any, str | None]]:
-    def convert(value: Any) -> tuple[Any, str | None]:
-        return (value, None) if value in allowed else (value, "one of " + ", ".join(repr(a) for a in allowed))
-
-    return convert
 
 
 def _base_url(value: Any) -> tuple[Any, str | None]:
@@ -255,23 +191,23 @@ def _anything(value: Any) -> tuple[Any, str | None]:
     return ("" if value is None else value), None
 
 
-_RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
+_RULES: dict[str, Rule] = {
     "kubeconfig": _text(required=False),
     "context": _text(required=False),
-    "namespace": _dns_label(63),
-    "release_name": _dns_label(53),
+    "namespace": dns_label(63),
+    "release_name": dns_label(53),
     "revision": _revision,
-    "access_mode": _choice(*ACCESS_MODES),
+    "access_mode": choice(*ACCESS_MODES),
     "base_url": _base_url,
-    "service_port": _integer(1, 65535),
-    "health_path": _path,
-    "ready_path": _path,
+    "service_port": integer(1, 65535),
+    "health_path": path,
+    "ready_path": path,
     "completions_path": _completions_path,
     "served_model_name": _text(required=False),
     "prompt": _text(required=True),
-    "max_tokens": _integer(1, 32768),
-    "warmup_requests": _integer(0, 100),
-    "samples": _integer(1, 1000),
+    "max_tokens": integer(1, 32768),
+    "warmup_requests": integer(0, 100),
+    "samples": integer(1, 1000),
     "p95_limit_seconds": _seconds(0, inclusive=False),
     "request_timeout_seconds": _seconds(0, inclusive=False),
     "pod_ready_timeout_seconds": _seconds(0, inclusive=False),
@@ -281,9 +217,9 @@ _RULES: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "unschedulable_grace_seconds": _seconds(0, inclusive=False),
     "api_key_secret_name": _text(required=False),
     "api_key_secret_key": _text(required=True),
-    "rollout": _choice(*ROLLOUT_MODES),
+    "rollout": choice(*ROLLOUT_MODES),
     "verified_condition": _condition_type,
-    "settings_version": _anything,
+    "provider_version": _anything,
 }
 
 
@@ -293,19 +229,7 @@ def validate(inputs: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     Returns the normalized inputs (unknown values kept as they are) and the problems. Keys that are not
     inputs of this resource (e.g. output placeholders) pass through untouched.
     """
-    normalized = dict(inputs)
-    problems: list[Problem] = []
-    for key, rule in _RULES.items():
-        if key in DEFAULTS and normalized.get(key) is None:
-            normalized[key] = DEFAULTS[key]
-        value = normalized.get(key)
-        if is_unknown(value):
-            continue
-        converted, allowed = rule(value)
-        if allowed is None:
-            normalized[key] = converted
-        else:
-            problems.append(Problem(key, f"{key} is {_shown(value)}; allowed: {allowed}"))
+    normalized, problems = apply_rules(_RULES, inputs, defaults=DEFAULTS, secret_keys=SECRET_KEYS)
     problems.extend(_cross_field_problems(normalized))
     return normalized, problems
 
@@ -314,19 +238,19 @@ def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
     mode, base_url, api_key = values.get("access_mode"), values.get("base_url"), values.get("api_key_secret_name")
     problems = []
     if values.get("rollout") == ROLLOUT_VERIFIED and mode != "port-forward" and not is_unknown(mode):
-        problems.append(Problem("access_mode", f"access_mode is {_shown(mode)} but rollout is 'verified'; allowed: "
+        problems.append(Problem("access_mode", f"access_mode is {shown(mode)} but rollout is 'verified'; allowed: "
                                                "'port-forward' (each new pod is checked before it gets Service "
                                                "traffic, so only a port-forward to that pod reaches it)"))
     if not (is_unknown(mode) or is_unknown(base_url) or not base_url or mode == "direct"):
         problems.append(Problem(
             "base_url",
-            f"base_url is {_shown(base_url)} but access_mode is {mode!r}; "
+            f"base_url is {shown(base_url)} but access_mode is {mode!r}; "
             "allowed: base_url only with access_mode 'direct' (leave it empty otherwise)",
         ))
     if mode == "service-proxy" and api_key and not is_unknown(api_key):
         problems.append(Problem(
             "access_mode",
-            f"access_mode is 'service-proxy' but api_key_secret_name is {_shown(api_key)}; allowed: 'port-forward' "
+            f"access_mode is 'service-proxy' but api_key_secret_name is {shown(api_key)}; allowed: 'port-forward' "
             "or 'direct' with an API key (through the API server's proxy, Authorization authenticates to the API "
             "server)",
         ))
@@ -336,10 +260,4 @@ def _cross_field_problems(values: dict[str, Any]) -> list[Problem]:
 def settings_from(inputs: dict[str, Any]) -> VerificationSettings:
     """Typed settings from (known) inputs; raises ``ValueError`` listing every problem."""
     normalized, problems = validate(inputs)
-    unknown = [k for k in _RULES if is_unknown(normalized.get(k))]
-    if unknown:
-        problems.append(Problem(unknown[0], f"{', '.join(unknown)} not known yet (preview)"))
-    if problems:
-        raise ValueError("invalid DeploymentVerification inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
-    names = {f.name for f in fields(VerificationSettings)}
-    return VerificationSettings(**{k: v for k, v in normalized.items() if k in names})
+    return typed_settings(VerificationSettings, "DeploymentVerification", _RULES, normalized, problems)

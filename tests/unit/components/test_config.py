@@ -178,7 +178,8 @@ BAD_CONFIGS = [
      "vllm-deploy:resources: 'lots' is not valid; expected an object with keys limits, requests"),
     ("bad toleration operator", with_change("scheduling.tolerations", [{"key": "x", "operator": "In"}]),
      "vllm-deploy:scheduling.tolerations: [{'key': 'x', 'operator': 'In'}] is not valid; expected a list of "
-     "tolerations with key, operator (Equal|Exists), value, effect (NoSchedule|PreferNoSchedule|NoExecute)"),
+     "tolerations with key, operator (Equal|Exists), value, effect (NoSchedule|PreferNoSchedule|NoExecute): "
+     "[0].operator must be 'Exists' or 'Equal', got 'In'"),
     ("flag not a boolean", with_change("release.createNamespace", "yes"),
      "vllm-deploy:release.createNamespace: 'yes' is not valid; expected true or false"),
 ]

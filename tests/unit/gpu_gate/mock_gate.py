@@ -31,6 +31,7 @@ def main() -> int:
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack="test", preview=False, monitor=monitor)
 
+    from components.gpu_gate.inputs import DEFAULTS
     from components.gpu_gate.resource import GpuCapacityGate, GpuCapacityGateArgs
 
     outputs: dict = {}
@@ -39,7 +40,7 @@ def main() -> int:
     def program():
         gate = GpuCapacityGate("llama-gpu-capacity", GpuCapacityGateArgs(
             kubeconfig="apiVersion: v1\nkind: Config\n", namespace="system", release_name="llama",
-            replicas=2, gpus_per_pod=1,
+            replicas=2, gpus_per_pod=1, **{k: v for k, v in DEFAULTS.items() if k not in ("kubeconfig", "context")},
         ))
         return gate.placeable_replicas.apply(lambda value: outputs.update(placeable_replicas=value))
 

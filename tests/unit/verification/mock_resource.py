@@ -31,6 +31,7 @@ monitor = RecordingMonitor(mocks)
 pulumi.runtime.set_mocks(mocks, project="vllm-deploy", stack="dev", preview=False, monitor=monitor)
 
 from components.verification import DeploymentVerification, DeploymentVerificationArgs  # noqa: E402
+from components.verification.settings import DEFAULTS  # noqa: E402
 
 
 @pulumi.runtime.test
@@ -38,7 +39,8 @@ def register():
     resource = DeploymentVerification(
         "verify",
         DeploymentVerificationArgs(
-            namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1\nkind: Config\n"
+            namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1\nkind: Config\n",
+            **{k: v for k, v in DEFAULTS.items() if k not in ("kubeconfig", "provider_version")},
         ),
     )
 

@@ -78,7 +78,7 @@ def test_check_converts_numbers_and_names_bad_inputs():
     result = DeploymentVerificationProvider().check({}, {**INPUTS, "samples": 0.0, "access_mode": "ssh"})
     failures = {f.property: f.reason for f in result.failures}
     assert set(failures) == {"samples", "access_mode"}
-    assert failures["samples"] == "samples is 0.0; allowed: an integer from 1 to 1000"
+    assert failures["samples"] == "samples is 0.0; allowed: a whole number from 1 to 1000"
     assert DeploymentVerificationProvider().check({}, INPUTS).inputs["samples"] == 20
 
 
@@ -110,7 +110,7 @@ def test_kubeconfig_rotation_alone_does_not_reverify():
         {"p95_limit_seconds": 2.0},
         {"prompt": "Hi"},
         {"access_mode": "direct"},
-        {"settings_version": "99"},
+        {"provider_version": "99"},
         {"revision": UNKNOWN},
     ],
 )
@@ -186,7 +186,7 @@ def test_registration_under_mocks():
     (registration,) = report["registrations"]
     assert registration["type"] == "pulumi-python:dynamic/vllm:DeploymentVerification"
     assert "kubeconfig" in registration["secret_inputs"]
-    expected_keys = {"namespace", "release_name", "revision", "samples", "settings_version", "kubeconfig"}
+    expected_keys = {"namespace", "release_name", "revision", "samples", "provider_version", "kubeconfig"}
     assert expected_keys <= set(registration["keys"])
     assert report["passed"] is True and report["n"] == 20
     assert report["provider_class"] == "components.verification.resource.DeploymentVerificationProvider"
@@ -204,3 +204,13 @@ def test_after_a_failed_update_the_next_up_verifies_again():
         provider_outs(provider, news, report=fake_report(news, passed=False))  # update fails: state stays as it was
     assert provider.diff("id", state, news).changes is True  # next `pulumi up` with nothing changed: verifies again
     assert provider.diff("id", passed_outs(revision=3.0), news).changes is False  # once it passed: no-op
+
+
+def test_no_reverify_for_state_stored_under_the_old_settings_version_name():
+    """Up to provider version 3 the input was called settings_version: the same version under the old name is no
+    change, so upgrading the program does not re-verify every deployed stack; a bumped version still does."""
+    outs = passed_outs()
+    outs["settings_version"] = outs.pop("provider_version")
+    assert diff(outs) is False
+    outs["settings_version"] = "2"
+    assert diff(outs) is True

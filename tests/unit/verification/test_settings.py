@@ -1,11 +1,11 @@
 import pytest
 from pulumi.runtime import rpc
 
+from components.presets import service_url
 from components.verification.settings import (
     DEFAULTS,
     REVERIFY_KEYS,
     UNKNOWN,
-    default_base_url,
     normalize_revision,
     settings_from,
     validate,
@@ -29,7 +29,7 @@ def test_defaults_fill_missing_inputs_and_numbers_become_ints():
     assert inputs["revision"] == 1 and isinstance(inputs["revision"], int)
     assert inputs["access_mode"] == "port-forward"
     assert inputs["p95_limit_seconds"] == 3.0
-    assert inputs["settings_version"] == DEFAULTS["settings_version"]
+    assert inputs["provider_version"] == DEFAULTS["provider_version"]
 
 
 def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
@@ -49,7 +49,7 @@ def test_every_problem_is_reported_at_once_naming_input_value_and_allowed():
     assert set(found) == {
         "samples", "warmup_requests", "access_mode", "p95_limit_seconds", "health_path", "namespace", "prompt"
     }
-    assert found["samples"] == "samples is 0; allowed: an integer from 1 to 1000"
+    assert found["samples"] == "samples is 0; allowed: a whole number from 1 to 1000"
     assert found["access_mode"] == "access_mode is 'kubectl'; allowed: one of 'port-forward', 'direct', 'service-proxy'"
     assert "a number of seconds > 0" in found["p95_limit_seconds"]
     assert "DNS-1123" in found["namespace"]
@@ -86,7 +86,7 @@ def test_completions_path_must_be_openai_compatible():
 
 def test_direct_url_defaults_to_the_in_cluster_service():
     settings = settings_from({**BASE, "access_mode": "direct"})
-    assert settings.direct_url == default_base_url("llama-7b-development", "system", 8000)
+    assert settings.direct_url == service_url("llama-7b-development", "system", 8000)
     assert settings.direct_url == "http://llama-7b-development.system.svc.cluster.local:8000"
 
 
@@ -110,7 +110,7 @@ def test_revision_normalization():
 
 def test_reverify_keys_cover_every_setting_but_not_the_kubeconfig():
     assert "kubeconfig" not in REVERIFY_KEYS
-    for key in ("revision", "samples", "p95_limit_seconds", "prompt", "settings_version", "access_mode", "namespace"):
+    for key in ("revision", "samples", "p95_limit_seconds", "prompt", "provider_version", "access_mode", "namespace"):
         assert key in REVERIFY_KEYS
 
 
