@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import time
 import uuid
 
 import pytest
@@ -100,9 +101,24 @@ def ready(pod) -> bool:
     return condition(pod, "Ready") == "True"
 
 
-def http_get(api, namespace: str, pod: str, path: str) -> tuple[int, str]:
+def http_get(api, namespace: str, pod: str, path: str, attempts: int = 3) -> tuple[int, str]:
     """GET ``path`` from port 8000 of ``pod`` through the API server's port-forward (HTTP/1.0: one
-    response with a Content-Length, read until complete)."""
+    response with a Content-Length, read until complete).
+
+    A dial that kwok's forwarder reports as refused is tried again (``attempts`` in all): on a loaded machine it
+    was seen once, in a full ``make test``, right after the runner's own probe of the same port had succeeded.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _http_get_once(api, namespace, pod, path)
+        except AssertionError as exc:
+            if attempt == attempts or "connection refused" not in str(exc):
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def _http_get_once(api, namespace: str, pod: str, path: str) -> tuple[int, str]:
     pf = portforward(client.CoreV1Api(api).connect_get_namespaced_pod_portforward, pod, namespace, ports="8000")
     sock = pf.socket(8000)
     sock.settimeout(20)
