@@ -39,6 +39,7 @@ MANAGED_FLAGS: dict[str, str] = {
     "--host": "nothing: the chart listens on 0.0.0.0 for its probes and Service",
     "--port": f"nothing: the chart's probes, Service and verification use port {SERVICE_PORT}",
     "--middleware": "verification.readyPath (the chart loads its /ready middleware)",
+    "--shutdown-timeout": "nothing: the chart drains for its drain.longestRequestSeconds",
 }
 """Flags the chart's Deployment sets -> the setting that controls them."""
 

@@ -137,7 +137,8 @@ class KubeRollout:
     def diagnose(self, pod_name: str) -> str:
         """Pod state, recent events and last log lines; errors fetching any of them are reported, not raised."""
         try:
-            pod = self.core.read_namespaced_pod(pod_name, self.namespace, _preload_content=False, _request_timeout=self.request_timeout)
+            pod = self.core.read_namespaced_pod(
+                pod_name, self.namespace, _preload_content=False, _request_timeout=self.request_timeout)
             pod = json.loads(pod.data)
         except ApiException as exc:
             return f"pod {pod_name}: cannot read ({exc.status} {exc.reason})"

@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ContextManager
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -97,7 +97,8 @@ def read_api_key(api_client: client.ApiClient, settings: VerificationSettings) -
     )
     data = (json.loads(secret.data).get("data") or {}).get(settings.api_key_secret_key)
     if not data:
-        raise KeyError(f"Secret {settings.namespace}/{settings.api_key_secret_name} has no key {settings.api_key_secret_key!r}")
+        raise KeyError(f"Secret {settings.namespace}/{settings.api_key_secret_name} "
+                       f"has no key {settings.api_key_secret_key!r}")
     return base64.b64decode(data).decode().strip()
 
 
@@ -129,12 +130,13 @@ def _pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod:
 
 def open_endpoint(
     settings: VerificationSettings, api_client: client.ApiClient, rollout: RolloutResult, headers: dict[str, str]
-) -> ContextManager[Endpoint]:
+) -> contextlib.AbstractContextManager[Endpoint]:
     """The endpoint for ``settings.access_mode``."""
     if settings.access_mode == "direct":
         return direct_endpoint(settings.direct_url, headers)
     if settings.access_mode == "service-proxy":
-        return service_proxy_endpoint(api_client, settings.namespace, settings.release_name, settings.service_port, headers)
+        return service_proxy_endpoint(
+            api_client, settings.namespace, settings.release_name, settings.service_port, headers)
     pod = rollout.assessment.ready_pod_names[0]
     return port_forward_endpoint(api_client, settings.namespace, pod, _pod_port(settings, api_client, pod), headers)
 
@@ -201,7 +203,8 @@ def verify_deployment(
         return report(rows + skipped_http_checks(plan, "the cluster could not be reached"))
 
     with contextlib.closing(api_client):
-        progress(f"verifying release {settings.release_name} in {settings.namespace}: waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
+        progress(f"verifying release {settings.release_name} in {settings.namespace}: "
+                 f"waiting for pods (budget {settings.pod_ready_timeout_seconds:g}s)")
         source = KubeRollout(api_client, settings.namespace, settings.release_name, cancellation=cancellation)
         rollout = wait_for_rollout(
             source,
@@ -213,7 +216,8 @@ def verify_deployment(
         )
         rows = pod_checks(rollout.assessment, rollout.outcome)
         if rollout.api_error and not rollout.ready:
-            rows = [CheckResult(r.name, ERROR, r.expected, f"{rollout.outcome}; last API error: {rollout.api_error}") for r in rows]
+            observed = f"{rollout.outcome}; last API error: {rollout.api_error}"
+            rows = [CheckResult(r.name, ERROR, r.expected, observed) for r in rows]
         if not rollout.ready:
             return report(rows + skipped_http_checks(plan, "the pods are not Ready"), diagnosis=rollout.diagnosis)
         warnings = rollout.assessment.warnings

@@ -30,6 +30,7 @@ MANAGED_FLAGS: dict[str, str] = {
     "--host": "nothing: the chart listens on 0.0.0.0 for its probes and Service",
     "--port": "nothing: the chart's probes and Service use port 8000",
     "--middleware": "readyEndpoint (the chart loads its /ready middleware)",
+    "--shutdown-timeout": "drain.longestRequestSeconds (the chart's graceful drain)",
 }
 """Flags the chart's Deployment sets -> the chart value that controls them."""
 

@@ -186,6 +186,7 @@ def test_rollout_setting_reaches_chart_gate_and_verification(stack):
     gate = inputs[f"{COMPONENT_NAME}-gpu-capacity"]
     verification = inputs[f"{COMPONENT_NAME}-verification"]
     expected = "verified" if stack in ("staging", "production") else "recreate"
+    assert config.release.rollout == expected
     assert release["values"]["rollout"]["mode"] == gate["rollout"] == verification["rollout"] == expected
     assert verification["verified_condition"] == release["values"]["rollout"]["verifiedCondition"]
     assert gate["surge_pods"] == release["values"]["rollout"]["maxSurge"] == 1

@@ -61,8 +61,8 @@ def outputs(**overrides) -> dict:
 
 
 def test_check_accepts_good_inputs_and_turns_whole_floats_into_ints() -> None:
-    result = GpuCapacityGateProvider().check({}, inputs(tolerations=[{"key": "k", "operator": "Equal", "value": "v",
-                                                                     "effect": "NoExecute", "tolerationSeconds": 30.0}]))
+    toleration = {"key": "k", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 30.0}
+    result = GpuCapacityGateProvider().check({}, inputs(tolerations=[toleration]))
     assert result.failures == []
     assert result.inputs["replicas"] == 2 and type(result.inputs["replicas"]) is int
     assert type(result.inputs["gpus_per_pod"]) is int
@@ -86,7 +86,8 @@ def test_check_accepts_good_inputs_and_turns_whole_floats_into_ints() -> None:
         ("tolerations", {"key": "x"}, "tolerations must be a list"),
         ("tolerations", [{"key": "x", "operator": "In"}], "[0].operator must be 'Exists' or 'Equal', got 'In'"),
         ("tolerations", [{"key": "x", "effect": "NoRun"}], "[0].effect must be one of"),
-        ("tolerations", [{"key": "x", "operator": "Exists", "value": "v"}], "[0].value must be empty with operator Exists"),
+        ("tolerations", [{"key": "x", "operator": "Exists", "value": "v"}],
+         "[0].value must be empty with operator Exists"),
         ("tolerations", [{"value": "v"}], "[0].key may only be empty with operator Exists"),
         ("tolerations", [{"key": "x", "toleration_seconds": 5}], "unknown fields ['toleration_seconds']"),
         ("tolerations", [{"key": "x", "tolerationSeconds": 1.5}], "tolerationSeconds must be a whole number"),
