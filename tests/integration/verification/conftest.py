@@ -1,4 +1,5 @@
-"""Fixtures: fake vLLM servers on 127.0.0.1 ephemeral ports (started in-process, stopped after the test)."""
+"""Fixtures: fake vLLM servers on 127.0.0.1 ephemeral ports (started in-process, stopped after the test), and the
+local cluster with an API client to it (for the cluster tests)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import contextlib
 import httpx
 import pytest
 
+from components.kube import KubeAccess, api_client_for
 from components.verification.http_checks import HttpPlan
+from tests.support.cluster import ensure_cluster
 from tests.support.fake_vllm import FakeVllm, Reply
 
 MODEL = "fake-model"
@@ -63,3 +66,17 @@ def plan(**overrides) -> HttpPlan:
 def script_latencies(server: FakeVllm, latencies: list[float], path: str = "/v1/chat/completions") -> None:
     """The next completions take these latencies, in order."""
     server.script.push(path, *(Reply(latency=s) for s in latencies))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The local cluster (started if it is not healthy)."""
+    return ensure_cluster()
+
+
+@pytest.fixture(scope="module")
+def api(cluster):
+    """An API client to the local cluster, closed after the module."""
+    api_client = api_client_for(KubeAccess(str(cluster.kubeconfig), cluster.context))
+    yield api_client
+    api_client.close()

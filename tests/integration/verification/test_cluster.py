@@ -16,7 +16,7 @@ from components.kube import KubeAccess, api_client_for
 from components.verification.resource import DeploymentVerificationProvider, VerificationFailed
 from components.verification.settings import settings_from
 from components.verification.verify import verify_deployment
-from tests.support.cluster import ensure_cluster, tools_available
+from tests.support.cluster import tools_available
 
 from . import cluster_helpers as kube
 
@@ -24,18 +24,6 @@ pytestmark = [
     pytest.mark.cluster,
     pytest.mark.skipif(not tools_available(), reason="local cluster tools not built (tools/build)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    return ensure_cluster()
-
-
-@pytest.fixture(scope="module")
-def api(cluster):
-    api_client = api_client_for(KubeAccess(str(cluster.kubeconfig), cluster.context))
-    yield api_client
-    api_client.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from components.kube import KubeAccess, api_client_for
 from components.verification.settings import settings_from
 from components.verification.verify import verify_deployment
-from tests.support.cluster import ensure_cluster, tools_available
+from tests.support.cluster import tools_available
 from tests.support.fake_vllm import FakeVllm
 
 from . import cluster_helpers as kube
@@ -26,18 +26,6 @@ pytestmark = [
 ]
 
 READY_BODY = {"status": "not ready", "reason": "/v1/models lists no model"}
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    return ensure_cluster()
-
-
-@pytest.fixture(scope="module")
-def api(cluster):
-    api_client = api_client_for(KubeAccess(str(cluster.kubeconfig), cluster.context))
-    yield api_client
-    api_client.close()
 
 
 @pytest.fixture
