@@ -69,26 +69,30 @@ class EndpointRecord:
         return "\n".join(lines)
 
 
-class ServicePodWatch:
-    """Watches the pods selected by ``service`` in ``namespace``; ``condition`` is the readiness-gate type."""
+class _RecordingWatch:
+    """A list + watch of one resource kind on a background thread, noting (ready, verified) after every event.
+
+    A subclass says what to list (``_list_call`` and ``_selector``), what an object contributes (``_state``) and
+    which pods are ready and verified (``_ready_and_verified``).
+    """
+
+    what = "objects"
 
     def __init__(self, api: client.ApiClient, namespace: str, service: str, condition: str):
         self.core = client.CoreV1Api(api)
         self.namespace, self.service, self.condition = namespace, service, condition
         self.record = EndpointRecord()
-        self._pods: dict[str, tuple[bool, bool]] = {}  # name -> (ready, verified)
+        self._objects: dict[str, object] = {}
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._watch = watch.Watch()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.error: BaseException | None = None
 
-    def __enter__(self) -> ServicePodWatch:
+    def __enter__(self):
         self._thread.start()
-        if not self._ready.wait(timeout=30):
-            raise RuntimeError(f"could not list the pods of Service {self.namespace}/{self.service}: {self.error}")
-        if self.error is not None:
-            raise RuntimeError(f"could not list the pods of Service {self.namespace}/{self.service}: {self.error}")
+        if not self._ready.wait(timeout=30) or self.error is not None:
+            raise RuntimeError(f"could not list the {self.what} of {self.namespace}/{self.service}: {self.error}")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -101,29 +105,39 @@ class ServicePodWatch:
             self._watch.stop()
             self._thread.join(timeout=30)
         if self.error is not None:
-            raise RuntimeError(f"the pod watch failed: {self.error}")
+            raise RuntimeError(f"the watch of the {self.what} failed: {self.error}")
         return self.record
+
+    def _list_call(self):
+        raise NotImplementedError
+
+    def _selector(self) -> str:
+        raise NotImplementedError
+
+    def _state(self, obj) -> object:
+        raise NotImplementedError
+
+    def _ready_and_verified(self) -> tuple[frozenset[str], frozenset[str]]:
+        raise NotImplementedError
 
     def _run(self) -> None:
         try:
-            selector_map = self.core.read_namespaced_service(self.service, self.namespace).spec.selector or {}
-            selector = ",".join(f"{k}={v}" for k, v in sorted(selector_map.items()))
-            listed = self.core.list_namespaced_pod(self.namespace, label_selector=selector)
-            for pod in listed.items:
-                self._pods[pod.metadata.name] = self._state(pod)
+            selector, list_call = self._selector(), self._list_call()
+            listed = list_call(self.namespace, label_selector=selector)
+            for item in listed.items:
+                self._objects[item.metadata.name] = self._state(item)
             self._note()
             self._ready.set()
             version = listed.metadata.resource_version
             while not self._stop.is_set():
-                for event in self._watch.stream(self.core.list_namespaced_pod, self.namespace,
-                                                label_selector=selector, resource_version=version,
-                                                timeout_seconds=60):
-                    pod = event["object"]
-                    version = pod.metadata.resource_version
+                for event in self._watch.stream(list_call, self.namespace, label_selector=selector,
+                                                resource_version=version, timeout_seconds=60):
+                    item = event["object"]
+                    version = item.metadata.resource_version
                     if event["type"] == "DELETED":
-                        self._pods.pop(pod.metadata.name, None)
+                        self._objects.pop(item.metadata.name, None)
                     else:
-                        self._pods[pod.metadata.name] = self._state(pod)
+                        self._objects[item.metadata.name] = self._state(item)
                     self._note()
                     if self._stop.is_set():
                         break
@@ -132,87 +146,56 @@ class ServicePodWatch:
                 self.error = exc
             self._ready.set()
 
-    def _state(self, pod) -> tuple[bool, bool]:
-        conditions = {c.type: c.status for c in pod.status.conditions or []}
-        ready = conditions.get("Ready") == "True" and pod.metadata.deletion_timestamp is None
-        return ready, conditions.get(self.condition) == "True"
-
     def _note(self) -> None:
         now = time.monotonic()
-        ready = frozenset(name for name, (is_ready, _) in self._pods.items() if is_ready)
-        verified = frozenset(name for name, (is_ready, is_verified) in self._pods.items() if is_ready and is_verified)
+        ready, verified = self._ready_and_verified()
         self.record.ever_ready |= ready
         self.record.unverified_ready |= ready - verified
         if not self.record.timeline or self.record.timeline[-1][1:] != (ready, verified):
             self.record.timeline.append((now, ready, verified))
 
 
-class EndpointSliceWatch:
+class ServicePodWatch(_RecordingWatch):
+    """Watches the pods selected by ``service`` in ``namespace``; ``condition`` is the readiness-gate type."""
+
+    what = "pods"
+
+    def _list_call(self):
+        return self.core.list_namespaced_pod
+
+    def _selector(self) -> str:
+        selector_map = self.core.read_namespaced_service(self.service, self.namespace).spec.selector or {}
+        return ",".join(f"{k}={v}" for k, v in sorted(selector_map.items()))
+
+    def _state(self, pod) -> tuple[bool, bool]:
+        conditions = {c.type: c.status for c in pod.status.conditions or []}
+        ready = conditions.get("Ready") == "True" and pod.metadata.deletion_timestamp is None
+        return ready, conditions.get(self.condition) == "True"
+
+    def _ready_and_verified(self) -> tuple[frozenset[str], frozenset[str]]:
+        pods = self._objects.items()
+        ready = frozenset(name for name, (is_ready, _) in pods if is_ready)
+        return ready, frozenset(name for name, (is_ready, is_verified) in pods if is_ready and is_verified)
+
+
+class EndpointSliceWatch(_RecordingWatch):
     """Watches the EndpointSlices of ``service`` in ``namespace``; ``condition`` is the readiness-gate type."""
 
+    what = "EndpointSlices"
+
     def __init__(self, api: client.ApiClient, namespace: str, service: str, condition: str):
+        super().__init__(api, namespace, service, condition)
         self.discovery = client.DiscoveryV1Api(api)
-        self.core = client.CoreV1Api(api)
-        self.namespace, self.service, self.condition = namespace, service, condition
-        self.record = EndpointRecord()
-        self._slices: dict[str, list[tuple[str, bool]]] = {}
         self._verified: set[str] = set()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._watch = watch.Watch()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.error: BaseException | None = None
 
-    def __enter__(self) -> EndpointSliceWatch:
-        self._thread.start()
-        if not self._ready.wait(timeout=30):
-            raise RuntimeError(f"could not list the EndpointSlices of {self.namespace}/{self.service}: {self.error}")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> EndpointRecord:
-        if self.record.stopped_at is None:
-            self.record.stopped_at = time.monotonic()
-            self._stop.set()
-            self._watch.stop()
-            self._thread.join(timeout=30)
-        if self.error is not None:
-            raise RuntimeError(f"the EndpointSlice watch failed: {self.error}")
-        return self.record
+    def _list_call(self):
+        return self.discovery.list_namespaced_endpoint_slice
 
     def _selector(self) -> str:
         return f"kubernetes.io/service-name={self.service}"
 
-    def _run(self) -> None:
-        try:
-            listed = self.discovery.list_namespaced_endpoint_slice(self.namespace, label_selector=self._selector())
-            for item in listed.items:
-                self._slices[item.metadata.name] = self._endpoints(item)
-            self._note()
-            self._ready.set()
-            version = listed.metadata.resource_version
-            while not self._stop.is_set():
-                for event in self._watch.stream(self.discovery.list_namespaced_endpoint_slice, self.namespace,
-                                                label_selector=self._selector(), resource_version=version,
-                                                timeout_seconds=60):
-                    item = event["object"]
-                    version = item.metadata.resource_version
-                    if event["type"] == "DELETED":
-                        self._slices.pop(item.metadata.name, None)
-                    else:
-                        self._slices[item.metadata.name] = self._endpoints(item)
-                    self._note()
-                    if self._stop.is_set():
-                        break
-        except BaseException as exc:  # noqa: BLE001 - reported by stop()
-            if not self._stop.is_set():
-                self.error = exc
-            self._ready.set()
-
     @staticmethod
-    def _endpoints(item) -> list[tuple[str, bool]]:
+    def _state(item) -> list[tuple[str, bool]]:
         result = []
         for endpoint in item.endpoints or []:
             target = endpoint.target_ref.name if endpoint.target_ref else "?"
@@ -232,11 +215,6 @@ class EndpointSliceWatch:
             return True
         return False
 
-    def _note(self) -> None:
-        now = time.monotonic()
-        ready = frozenset(name for endpoints in self._slices.values() for name, is_ready in endpoints if is_ready)
-        verified = frozenset(name for name in ready if self._is_verified(name))
-        self.record.ever_ready |= ready
-        self.record.unverified_ready |= ready - verified
-        if not self.record.timeline or self.record.timeline[-1][1:] != (ready, verified):
-            self.record.timeline.append((now, ready, verified))
+    def _ready_and_verified(self) -> tuple[frozenset[str], frozenset[str]]:
+        ready = frozenset(name for endpoints in self._objects.values() for name, is_ready in endpoints if is_ready)
+        return ready, frozenset(name for name in ready if self._is_verified(name))
