@@ -29,13 +29,13 @@ help:
 	@echo "make bench        benchmarks -> bench/results/"
 	@echo "make cluster-down stop the local cluster; make destroy tears down the local stack"
 
-# The project-local virtualenv, rebuilt when requirements.txt changes.
-$(VENV)/.requirements.stamp: requirements.txt
+# The project-local virtualenv, brought up to date whenever requirements.txt differs from what was installed
+# (by content, not by file time: a checkout or merge can leave requirements.txt older than the stamp).
+setup:
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-	@cp requirements.txt $@
-
-setup: $(VENV)/.requirements.stamp
+	@cmp -s requirements.txt $(VENV)/.requirements.stamp || { \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt && \
+	  cp requirements.txt $(VENV)/.requirements.stamp; }
 
 tools:
 	$(ROOT)/tools/build
