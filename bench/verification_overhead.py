@@ -50,7 +50,7 @@ TARGET_SECONDS = 2.0
 class ReadyRollout:
     """A ready rollout without a cluster (the pod part costs one assessment)."""
 
-    def __init__(self, *_args):
+    def __init__(self, *_args, **_kwargs):  # KubeRollout's signature (api, namespace, release, cancellation=)
         pass
 
     def snapshot(self) -> RolloutSnapshot:
