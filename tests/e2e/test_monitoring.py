@@ -80,6 +80,11 @@ def complete(sim: dict, max_tokens: int = 8) -> float:
 
 def test_rules_and_dashboard_read_scraped_metrics_and_evaluate_without_error(sim, rules, prometheus):
     prometheus.wait_until(lambda: prometheus.query(f'up{{job="{RELEASE}"}} == 1'), "the simulator scraped", 60)
+    # A counter series exists only after the simulator's first observation, and increase() does not count a
+    # series' first appearance: one request first (a freshly restarted simulator has served none), then the load.
+    complete(sim)
+    series = f'vllm:e2e_request_latency_seconds_count{{job="{RELEASE}"}}'
+    prometheus.wait_until(lambda: prometheus.query(series), "the latency counter scraped", 60)
     for _ in range(5):
         complete(sim)
     counted = f'increase(vllm:e2e_request_latency_seconds_count{{job="{RELEASE}"}}[{RATE_WINDOW}]) > 0'
