@@ -15,6 +15,10 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from components.kube import KubeAccess, api_client_for
+from components.verification.settings import settings_from
+from components.verification.verify import verify_deployment
+
 GPU = "nvidia.com/gpu"
 
 
@@ -192,3 +196,32 @@ def sim_ready_path(info) -> str:
         except httpx.HTTPError:
             pass
     return "/ready"
+
+
+def verification_inputs(cluster, namespace: str, release: str, **overrides) -> dict:
+    """DeploymentVerification inputs for ``release`` on the local cluster (port-forward to its simulator)."""
+    return {
+        "kubeconfig": str(cluster.kubeconfig),
+        "context": cluster.context,
+        "namespace": namespace,
+        "release_name": release,
+        "revision": 1,
+        "access_mode": "port-forward",
+        "served_model_name": cluster.sim_model,
+        "ready_path": sim_ready_path(cluster),
+        "samples": 20,
+        "warmup_requests": 2,
+        "p95_limit_seconds": 3.0,
+        "pod_ready_timeout_seconds": 90,
+        "unreachable_retry_seconds": 20,
+        **overrides,
+    }
+
+
+def run_verification(cluster, namespace: str, release: str, grace_seconds: float = 5.0, **overrides):
+    """``verify_deployment`` with those inputs: (report, progress lines)."""
+    settings = settings_from(verification_inputs(cluster, namespace, release, **overrides))
+    access = KubeAccess(str(cluster.kubeconfig), cluster.context)
+    lines: list[str] = []
+    report = verify_deployment(settings, lambda: api_client_for(access), lines.append, grace_seconds=grace_seconds)
+    return report, lines

@@ -12,10 +12,7 @@ import time
 
 import pytest
 
-from components.kube import KubeAccess, api_client_for
 from components.verification.resource import DeploymentVerificationProvider, VerificationFailed
-from components.verification.settings import settings_from
-from components.verification.verify import verify_deployment
 from tests.support.cluster import tools_available
 
 from . import cluster_helpers as kube
@@ -33,31 +30,8 @@ def namespace(api):
     kube.delete_namespace(api, name)
 
 
-def inputs(cluster, namespace, release, **overrides):
-    return {
-        "kubeconfig": str(cluster.kubeconfig),
-        "context": cluster.context,
-        "namespace": namespace,
-        "release_name": release,
-        "revision": 1,
-        "access_mode": "port-forward",
-        "served_model_name": cluster.sim_model,
-        "ready_path": kube.sim_ready_path(cluster),
-        "samples": 20,
-        "warmup_requests": 2,
-        "p95_limit_seconds": 3.0,
-        "pod_ready_timeout_seconds": 90,
-        "unreachable_retry_seconds": 20,
-        **overrides,
-    }
-
-
-def run(cluster, namespace, release, grace_seconds=5.0, **overrides):
-    settings = settings_from(inputs(cluster, namespace, release, **overrides))
-    access = KubeAccess(str(cluster.kubeconfig), cluster.context)
-    lines: list[str] = []
-    report = verify_deployment(settings, lambda: api_client_for(access), lines.append, grace_seconds=grace_seconds)
-    return report, lines
+inputs = kube.verification_inputs
+run = kube.run_verification
 
 
 def test_ready_release_passes_through_the_api_port_forward(cluster, api, namespace):

@@ -12,9 +12,6 @@ import time
 
 import pytest
 
-from components.kube import KubeAccess, api_client_for
-from components.verification.settings import settings_from
-from components.verification.verify import verify_deployment
 from tests.support.cluster import tools_available
 from tests.support.fake_vllm import FakeVllm
 
@@ -36,26 +33,8 @@ def namespace(api):
 
 
 def verify(cluster, namespace, release, **overrides):
-    values = {
-        "kubeconfig": str(cluster.kubeconfig),
-        "context": cluster.context,
-        "namespace": namespace,
-        "release_name": release,
-        "revision": 1,
-        "access_mode": "port-forward",
-        "served_model_name": cluster.sim_model,
-        "ready_path": kube.sim_ready_path(cluster),
-        "samples": 20,
-        "warmup_requests": 1,
-        "pod_ready_timeout_seconds": 300,
-        "unreachable_retry_seconds": 10,
-        **overrides,
-    }
-    settings = settings_from(values)
-    access = KubeAccess(str(cluster.kubeconfig), cluster.context)
-    lines: list[str] = []
-    report = verify_deployment(settings, lambda: api_client_for(access), lines.append, grace_seconds=5)
-    return report, lines
+    defaults = {"warmup_requests": 1, "pod_ready_timeout_seconds": 300, "unreachable_retry_seconds": 10}
+    return kube.run_verification(cluster, namespace, release, **{**defaults, **overrides})
 
 
 def ready_pods(api, namespace, release):
