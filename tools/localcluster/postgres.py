@@ -25,6 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -151,6 +152,19 @@ def _own(path: Path) -> None:
     account = _server_account()
     if account is not None:
         os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _let_server_user_traverse(path: Path) -> None:
+    """As root, the server runs as the postgres user, which must be able to pass through every directory above
+    ``path`` (a clone in a 0700 directory such as /root or a mktemp -d made initdb fail): add search permission
+    for others (o+x: pass through, not list) where it is missing, and say so."""
+    if not _as_root():
+        return
+    for directory in reversed(path.parents):
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+            _log(f"gave the postgres user search permission (o+x) on {directory}")
 
 
 def _run(args: list[str], *, timeout: float = 120, server: bool = True, env: dict | None = None) -> str:
@@ -290,6 +304,7 @@ def start(state_dir: Path | str = DEFAULT_STATE, *, port: int | None = None) -> 
     _server_account()  # fail early and clearly when root has no postgres user
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)  # the server user must reach data/ below it
+    _let_server_user_traverse(state)
     data = state / "data"
     if not (data / "PG_VERSION").is_file():
         if data.exists():
