@@ -39,7 +39,7 @@ from components.presets import (
     service_host,
     service_url,
 )
-from components.quantity import QuantityError, parse_quantity
+from components.quantity import QuantityError, parse_quantity, plain_number
 from components.tolerations import toleration_problems
 
 __all__ = [
@@ -326,21 +326,21 @@ class _Section:
 
     def integer(self, name: str, default: Any, *, minimum: int, maximum: int | None = None) -> int:
         key, value = self._get(name, default)
-        number = _as_number(value)
+        number = plain_number(value)
         bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        if number is None or number != int(number) or number < minimum or (maximum is not None and number > maximum):
-            self.problems.add(key, value, f"expected a whole number {bounds}")
+        if number is None or not number.is_integer() or number < minimum or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a whole number {bounds}{_digits_hint(value)}")
             return minimum
         return int(number)
 
     def number(self, name: str, default: Any, *, above: float, maximum: float | None = None) -> float:
         key, value = self._get(name, default)
-        number = _as_number(value)
+        number = plain_number(value)
         bounds = f"> {above:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
-        if number is None or not math.isfinite(number) or number <= above or (maximum is not None and number > maximum):
-            self.problems.add(key, value, f"expected a number {bounds}")
+        if number is None or number <= above or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a number {bounds}{_digits_hint(value)}")
             return above + 1
-        return float(number)
+        return number
 
     def quantity(self, name: str, default: Any = _MISSING, *, in_bytes: bool = False) -> str:
         """A positive quantity; ``in_bytes``: a size in bytes, where a bare number below 1Gi is a missing unit."""
@@ -380,26 +380,20 @@ class _Section:
 
 
 def _is_bare_number(value: Any) -> bool:
-    """A quantity without a suffix (``32``, ``"32"``, ``32.5``): Kubernetes reads it as bytes for sizes."""
-    return _as_number(value) is not None and (not isinstance(value, str) or value.strip().replace(".", "", 1).isdigit())
+    """A quantity without a suffix (``32``, ``"32"``, ``32.5``, ``"1e3"``): Kubernetes reads it as bytes for sizes."""
+    return plain_number(value) is not None
 
 
 def _plain(value: Any) -> str:
-    number = _as_number(value) or 0
+    number = plain_number(value) or 0
     return f"{number:g}"
 
 
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+def _digits_hint(value: Any) -> str:
+    """For a number written with other digits than 0-9 (e.g. full-width "３"), which looks right but is not."""
+    if isinstance(value, str) and any(c.isdigit() and not c.isascii() for c in value):
+        return " (written with the digits 0-9)"
+    return ""
 
 
 def _closest(name: str, known: tuple[str, ...]) -> str | None:

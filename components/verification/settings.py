@@ -121,12 +121,12 @@ class VerificationSettings:
 
 
 def normalize_revision(value: Any) -> Any:
-    """``3``, ``3.0`` and ``"3"`` are the same Helm revision."""
+    """``3``, ``3.0`` and ``"3"`` are the same Helm revision (digits 0-9 only: ``"３"`` and ``"²"`` stay text)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return value
 
