@@ -175,6 +175,9 @@ class GpuWaitSettings:
 
 @dataclass(frozen=True)
 class VerificationConfig:
+    """verification.*: each field is the DeploymentVerification input of the same name (VllmModel passes them all);
+    the defaults are ``_read_verification``'s."""
+
     access_mode: str
     base_url: str
     health_path: str
@@ -188,9 +191,9 @@ class VerificationConfig:
     request_timeout_seconds: float
     pod_ready_timeout_seconds: int
     unreachable_retry_seconds: float
-    image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
-    ready_grace_seconds: float = READY_GRACE_SECONDS
-    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+    image_pull_grace_seconds: float
+    ready_grace_seconds: float
+    unschedulable_grace_seconds: float
 
 
 @dataclass(frozen=True)
