@@ -36,6 +36,7 @@ from components.presets import (
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
+    RolloutSetting,
     service_host,
     service_url,
 )
@@ -107,7 +108,7 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class ReleaseSettings:
+class ReleaseSettings(RolloutSetting):
     name: str
     namespace: str
     create_namespace: bool
@@ -119,10 +120,6 @@ class ReleaseSettings:
     rollout: str = ROLLOUT_VERIFIED
     """How an update replaces the pods: presets.ROLLOUT_VERIFIED or presets.ROLLOUT_RECREATE."""
     pod_annotations: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def verified_rollout(self) -> bool:
-        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)

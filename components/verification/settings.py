@@ -24,6 +24,7 @@ from components.presets import (
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
     VERIFIED_CONDITION,
+    RolloutSetting,
     service_url,
 )
 from components.problems import Problem
@@ -74,7 +75,7 @@ REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFA
 
 
 @dataclass(frozen=True)
-class VerificationSettings:
+class VerificationSettings(RolloutSetting):
     """Validated, typed inputs."""
 
     namespace: str
@@ -103,10 +104,6 @@ class VerificationSettings:
     unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
     rollout: str = ROLLOUT_RECREATE
     verified_condition: str = VERIFIED_CONDITION
-
-    @property
-    def verified_rollout(self) -> bool:
-        return self.rollout == ROLLOUT_VERIFIED
 
     @property
     def model(self) -> str:
