@@ -12,14 +12,14 @@ leaves the previous outputs, so the next ``pulumi up`` verifies again without st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
-from ..resource_args import ResourceArgs
+from ..resource_args import ClusterArgs
 from .settings import (
     PROVIDER_VERSION,
     REVERIFY_KEYS,
@@ -124,11 +124,9 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class DeploymentVerificationArgs(ResourceArgs):
+class DeploymentVerificationArgs(ClusterArgs, provider_version=PROVIDER_VERSION):
     """Inputs of ``DeploymentVerification`` (see docs/design.md), as the component passes them: the defaults live in
     components/presets.py and components/config.py. ``kubeconfig`` is always made secret."""
-
-    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
@@ -155,8 +153,6 @@ class DeploymentVerificationArgs(ResourceArgs):
     api_key_secret_key: pulumi.Input[str]
     rollout: pulumi.Input[str]
     verified_condition: pulumi.Input[str]
-    kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] = ""
 
 
 class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):
