@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,11 +63,11 @@ class VllmModel(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     revision: pulumi.Output[int]
     endpoint: pulumi.Output[str]
-    verification: pulumi.Output[dict]
-    gpu_wait: pulumi.Output[dict]
+    verification: pulumi.Output[dict[str, Any]]
+    gpu_wait: pulumi.Output[dict[str, Any]]
     initialization_seconds: pulumi.Output[float | None]
-    registry: pulumi.Output[dict | None]
-    deployed: pulumi.Output[dict]
+    registry: pulumi.Output[dict[str, Any] | None]
+    deployed: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         config = args.config

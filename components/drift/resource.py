@@ -137,7 +137,7 @@ class ReleaseDriftProvider(dyn.ResourceProvider):
 class ReleaseDrift(dyn.Resource, module="vllm", name="ReleaseDrift"):
     """Reports, on every refresh, the fields of the release's objects that differ from its manifest."""
 
-    drift: pulumi.Output[list]
+    drift: pulumi.Output[list[str]]
     checked_revision: pulumi.Output[int]
     objects: pulumi.Output[int]
 

@@ -159,7 +159,7 @@ class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityG
 
     placeable_replicas: pulumi.Output[int]
     waited_seconds: pulumi.Output[float]
-    nodes: pulumi.Output[list]
+    nodes: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(
         self, resource_name: str, args: GpuCapacityGateArgs, opts: pulumi.ResourceOptions | None = None

@@ -160,7 +160,7 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
 
     passed: pulumi.Output[bool]
     verified_revision: pulumi.Output[Any]
-    summary: pulumi.Output[list]
+    summary: pulumi.Output[list[dict[str, str]]]
     p50_seconds: pulumi.Output[float | None]
     p95_seconds: pulumi.Output[float | None]
     max_seconds: pulumi.Output[float | None]
@@ -168,8 +168,8 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     verified_at: pulumi.Output[str]
     duration_seconds: pulumi.Output[float]
     endpoint: pulumi.Output[str]
-    verified_pods: pulumi.Output[list]
-    initialization: pulumi.Output[dict | None]
+    verified_pods: pulumi.Output[list[str]]
+    initialization: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None
