@@ -6,12 +6,21 @@ the sentinel string ``UNKNOWN``; validation converts the former and never fails 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, shown, typed_settings
+from components.input_rules import (
+    Rule,
+    apply_rules,
+    choice,
+    dns_label,
+    finite_number,
+    integer,
+    path,
+    shown,
+    typed_settings,
+)
 from components.kube_names import is_label_key
 from components.presets import (
     IMAGE_PULL_GRACE_SECONDS,
@@ -131,7 +140,7 @@ def normalize_revision(value: Any) -> Any:
 def _seconds(minimum: float, inclusive: bool) -> Rule:
     def convert(value: Any) -> tuple[Any, str | None]:
         allowed = f"a number of seconds {'>=' if inclusive else '>'} {minimum:g}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if finite_number(value) is None:
             return value, allowed
         ok = value >= minimum if inclusive else value > minimum
         return (float(value), None) if ok else (value, allowed)
