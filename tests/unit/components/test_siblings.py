@@ -70,10 +70,11 @@ def test_the_args_declare_exactly_the_inputs_the_provider_reads(args, provider_r
     assert {field.name for field in dataclasses.fields(args)} | {"provider_version"} == provider_reads()
 
 
-def test_cluster_args_keep_the_kubeconfig_secret_and_take_the_provider_version_from_the_class():
+def test_cluster_args_keep_the_kubeconfig_secret_and_take_the_provider_version_from_the_class(monkeypatch):
+    monkeypatch.setattr(pulumi.Output, "secret", lambda value: ("secret", value))
     args = drift.ReleaseDriftArgs(namespace="system", release_name="llama", revision=3, kubeconfig="apiVersion: v1")
     inputs = args.to_inputs()
-    assert isinstance(inputs["kubeconfig"], pulumi.Output) and inputs["context"] == ""
+    assert inputs["kubeconfig"] == ("secret", "apiVersion: v1") and inputs["context"] == ""
     assert inputs["provider_version"] == drift.PROVIDER_VERSION
     assert registry.ModelRegistryEntryArgs.SECRET_INPUT == "database_url"
     assert {f.name for f in dataclasses.fields(ClusterArgs)} == {"kubeconfig", "context"}
