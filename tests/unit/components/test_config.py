@@ -1,6 +1,7 @@
 """components.config: the shipped stacks validate; every bad configuration is named precisely."""
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -349,6 +350,7 @@ def test_recreate_warns_that_it_means_downtime_and_verified_does_not():
 _NOT_NUMBERS = [
     ("nan", "'nan'"), ("inf", "'inf'"), ("-inf", "'-inf'"), ("Infinity", "'Infinity'"), ("1e999", "'1e999'"),
     (yaml.safe_load(".nan"), "nan"), (yaml.safe_load(".inf"), "inf"), (yaml.safe_load("-.inf"), "-inf"),
+    (json.loads("NaN"), "nan"), (json.loads("-Infinity"), "-inf"),  # components.stack_config parses with json.loads
     (True, "True"), (False, "False"), ("1_000", "'1_000'"), ("three", "'three'"), (None, "None"),
 ]
 _OTHER_DIGITS = ["\uff13", "\u0663", "\u00b3"]  # full-width 3, Arabic-Indic 3, superscript 3: all look like 3
