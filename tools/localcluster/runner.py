@@ -276,6 +276,7 @@ class Runner:
         self.pods[key] = record
         if plan.dropped:
             self.say(f"{key}: vLLM flags the simulator does not take, dropped: {' '.join(plan.dropped)}")
+        self.write_state()  # the record (no process yet) before its status says why it waits
         self.check_route(record)
 
     # ------------------------------------------------------------------ processes
