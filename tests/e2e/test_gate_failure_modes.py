@@ -28,7 +28,8 @@ from tests.support.pulumi_project import local_stack_config
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 GPU = "nvidia.com/gpu"
 INSTANCE = "app.kubernetes.io/instance"
-PROVISIONING_SECONDS = 30  # how long the "autoscaler" takes to add the node: the situation under test
+PROVISIONING_SECONDS = 10  # how long the "autoscaler" takes to add the node: the gate and the verification see the
+# pod Pending (Unschedulable) through it, within seconds of the release
 CANCEL_BOUND_SECONDS = 120  # far below the waits' own limits (30 min GPU wait, 10 min Unschedulable grace)
 
 
