@@ -29,7 +29,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 GPU = "nvidia.com/gpu"
 INSTANCE = "app.kubernetes.io/instance"
 PROVISIONING_SECONDS = 30  # how long the "autoscaler" takes to add the node: the situation under test
-CANCEL_BOUND_SECONDS = 120  # far below the waits' own limits (30 min GPU wait, 10 min Unschedulable grace)
 
 
 class Run:
@@ -62,7 +61,7 @@ class Run:
                 return line
         pytest.fail(f"no line with {texts} within {timeout:.0f}s:\n" + self.text)
 
-    def finish(self, timeout: float) -> int:
+    def finish(self, timeout: float | None = None) -> int:
         returncode = self.process.wait(timeout=timeout)
         while (line := self.lines.get(timeout=30)) is not None:
             self.output.append(line)
@@ -240,14 +239,14 @@ def test_autoscaling_from_zero_nodes_succeeds_when_a_node_joins_after_the_pods_w
 
 
 def test_ctrl_c_during_the_gpu_wait_stops_within_seconds_and_the_next_up_starts_cleanly(deployed_project, blockers):
-    project = deployed_project(gpuWait={"timeoutMinutes": 30})
+    project = deployed_project(gpuWait={"timeoutMinutes": 10})
     blockers()
     run = Run(project)
     run.wait_for_line("GPU gate", "placeable 0/1")
     interrupted_at = time.monotonic()
     run.process.send_signal(signal.SIGINT)
     try:
-        returncode = run.finish(timeout=CANCEL_BOUND_SECONDS)
+        returncode = run.finish()  # a wait that missed the Ctrl-C ends at its 10 min limit: "not available after"
     finally:
         if run.process.poll() is None:
             run.process.kill()
@@ -260,7 +259,7 @@ def test_ctrl_c_during_the_gpu_wait_stops_within_seconds_and_the_next_up_starts_
     again = project.up()
     assert again.ok, again.output
     assert "pending operation" not in again.output.lower(), again.output
-    print(f"SIGINT during the GPU wait: pulumi up exited {stopped_after:.1f}s later (gate timeout 1800s); "
+    print(f"SIGINT during the GPU wait: pulumi up exited {stopped_after:.1f}s later (gate timeout 600s); "
           f"next up succeeded in {again.seconds:.1f}s")
 
 
@@ -276,7 +275,7 @@ def test_ctrl_c_during_the_verifications_pod_wait_stops_within_seconds_and_the_n
         run.wait_for_line("pods:", "Unschedulable")  # the verification waits for a node that is not coming yet
         interrupted_at = time.monotonic()
         run.process.send_signal(signal.SIGINT)
-        returncode = run.finish(timeout=CANCEL_BOUND_SECONDS)
+        returncode = run.finish()  # a wait that missed the Ctrl-C fails at the 10 min Unschedulable grace instead
     finally:
         if run.process.poll() is None:
             run.process.kill()
