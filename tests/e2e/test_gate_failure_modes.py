@@ -30,7 +30,6 @@ GPU = "nvidia.com/gpu"
 INSTANCE = "app.kubernetes.io/instance"
 PROVISIONING_SECONDS = 10  # how long the "autoscaler" takes to add the node: the gate and the verification see the
 # pod Pending (Unschedulable) through it, within seconds of the release
-CANCEL_BOUND_SECONDS = 120  # far below the waits' own limits (30 min GPU wait, 10 min Unschedulable grace)
 
 
 class Run:
@@ -63,19 +62,19 @@ class Run:
                 return line
         pytest.fail(f"no line with {texts} within {timeout:.0f}s:\n" + self.text)
 
-    def finish(self, timeout: float) -> int:
+    def finish(self, timeout: float | None = None) -> int:
         returncode = self.process.wait(timeout=timeout)
         while (line := self.lines.get(timeout=30)) is not None:
             self.output.append(line)
         return returncode
 
-    def interrupt(self, timeout: float = CANCEL_BOUND_SECONDS) -> tuple[int, float]:
-        """Ctrl-C (SIGINT) to `pulumi up`: its exit status and the seconds it took to exit (killed after
-        ``timeout``)."""
+    def interrupt(self) -> tuple[int, float]:
+        """Ctrl-C (SIGINT) to `pulumi up`: its exit status and the seconds it took to exit (printed, not asserted:
+        the tests tell cancellation from the waits' own limits by the output)."""
         interrupted_at = time.monotonic()
         self.process.send_signal(signal.SIGINT)
         try:
-            returncode = self.finish(timeout=timeout)
+            returncode = self.finish()
         finally:
             if self.process.poll() is None:
                 self.process.kill()
@@ -253,11 +252,11 @@ def test_autoscaling_from_zero_nodes_succeeds_when_a_node_joins_after_the_pods_w
 
 
 def test_ctrl_c_during_the_gpu_wait_stops_within_seconds_and_the_next_up_starts_cleanly(deployed_project, blockers):
-    project = deployed_project(gpuWait={"timeoutMinutes": 30})
+    project = deployed_project(gpuWait={"timeoutMinutes": 10})
     blockers()
     run = Run(project)
     run.wait_for_line("GPU gate", "placeable 0/1")
-    returncode, stopped_after = run.interrupt()
+    returncode, stopped_after = run.interrupt()  # a wait that missed the Ctrl-C ends at its 10 min limit
     assert returncode != 0
     assert "GPU wait cancelled after" in run.text and "the next `pulumi up` waits again" in run.text, run.text
     assert pending_operations(project) == []
@@ -266,7 +265,7 @@ def test_ctrl_c_during_the_gpu_wait_stops_within_seconds_and_the_next_up_starts_
     again = project.up()
     assert again.ok, again.output
     assert "pending operation" not in again.output.lower(), again.output
-    print(f"SIGINT during the GPU wait: pulumi up exited {stopped_after:.1f}s later (gate timeout 1800s); "
+    print(f"SIGINT during the GPU wait: pulumi up exited {stopped_after:.1f}s later (gate timeout 600s); "
           f"next up succeeded in {again.seconds:.1f}s")
 
 
@@ -283,7 +282,7 @@ def test_ctrl_c_during_the_verifications_pod_wait_stops_within_seconds_and_the_n
     except BaseException:
         run.process.kill()
         raise
-    returncode, stopped_after = run.interrupt()
+    returncode, stopped_after = run.interrupt()  # a missed Ctrl-C fails at the 10 min Unschedulable grace
     assert returncode != 0
     assert "cancelled by the user" in run.text and "the next `pulumi up` verifies again" in run.text, run.text
     assert pending_operations(project) == []

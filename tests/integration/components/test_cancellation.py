@@ -48,7 +48,7 @@ def test_the_engines_cancel_rpc_ends_a_wait_in_a_dynamic_provider(provider_serve
     provider_server.Check(proto.CheckRequest(urn=URN, olds=serialized({}), news=props), timeout=60)
     created = provider_server.Create.future(proto.CreateRequest(urn=URN, properties=props))
     provider_server.Cancel(empty_pb2.Empty(), timeout=30)  # answered as before ...
-    response = created.result(timeout=BOUND_SECONDS / 2)  # ... and the wait ends long before its own limit
+    response = created.result()  # ... and the wait ends on it: "cancelled" is False when it ran out instead
     outs = rpc.deserialize_properties(response.properties)
     assert outs["hooked"] is True and outs["cancelled"] is True
 

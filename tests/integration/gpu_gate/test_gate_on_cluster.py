@@ -1,7 +1,8 @@
 """The GPU gate against a real Kubernetes API: the local control plane with kwok GPU nodes.
 
-Bounded waits only: the gate runs on a thread and the test waits for progress lines or for the thread, each
-with a generous limit. Nothing here asserts on timing; ``-s`` shows how long each wait took.
+The gate runs on a thread; the test waits for its progress lines (with a generous limit) and for its end (the
+gate's own timeout bounds it). Nothing here asserts on timing: how a wait ended (passed, impossible, timed out)
+tells a fast failure from a wait that ran out; ``-s`` shows how long each wait took.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class GateThread:
             self.outcome["error"] = exc
         self.outcome["ended_at"] = time.monotonic()
 
-    def join(self, timeout: float = BOUNDED) -> dict:
+    def join(self, timeout: float | None = None) -> dict:
+        """The outcome once the gate ended (its ``timeout_seconds`` bounds the wait unless ``timeout`` is given)."""
         self._thread.join(timeout)
         assert not self._thread.is_alive(), f"the gate did not end within {timeout}s:\n" + "\n".join(self.lines.lines)
         return self.outcome
@@ -104,8 +106,8 @@ def test_times_out_with_the_per_node_table_when_gpus_never_free(api, pool, core)
 
 
 def test_impossible_request_fails_in_seconds(api, pool) -> None:
-    gate = GateThread(api, pool.need(replicas=1, gpus=3), timeout_seconds=1800, **FAST)
-    outcome = gate.join()
+    gate = GateThread(api, pool.need(replicas=1, gpus=3), timeout_seconds=300, **FAST)
+    outcome = gate.join()  # GpuCapacityImpossible at once, not GpuCapacityTimeout after 300 s
     assert isinstance(outcome["error"], GpuCapacityImpossible)
     assert "each pod needs 3 nvidia.com/gpu but the largest node matching" in outcome["error"].reason
     assert "has 2 allocatable" in outcome["error"].reason
@@ -113,7 +115,7 @@ def test_impossible_request_fails_in_seconds(api, pool) -> None:
 
 def test_no_matching_node_fails_in_seconds(api, pool) -> None:
     need = pool.need(node_selector={"gpu-gate-test": "no-such-pool"})
-    outcome = GateThread(api, need, timeout_seconds=1800, **FAST).join()
+    outcome = GateThread(api, need, timeout_seconds=300, **FAST).join()  # impossible at once, not a timeout
     assert isinstance(outcome["error"], GpuCapacityImpossible)
     assert "no node matches node selector gpu-gate-test=no-such-pool" in outcome["error"].reason
 
