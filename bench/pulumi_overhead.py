@@ -339,7 +339,8 @@ def report(preview: dict, noop: dict, first_up: dict, summaries: dict, breakdown
         "# Pulumi overhead: our program vs a bare helm.v3.Release",
         "",
         "Wall time of the pulumi CLI for our program (VllmModel: kubernetes Provider, GpuCapacityGate dynamic",
-        "resource, helm.v3.Release, DeploymentVerification dynamic resource) versus a bare program with only a",
+        "resource, helm.v3.Release, DeploymentVerification and ReleaseDrift dynamic resources; the development",
+        "stack does not enable the model registry) versus a bare program with only a",
         "kubernetes Provider and one `pulumi_kubernetes.helm.v3.Release` of the same chart, values and release",
         "options, measured in the same run against the local cluster (real control plane, kwok GPU nodes, vLLM",
         "simulator), interleaved ours, bare, ours, bare, ... Each project is a temporary copy with a private file",
@@ -389,8 +390,14 @@ def report(preview: dict, noop: dict, first_up: dict, summaries: dict, breakdown
         f"local cluster shared with other work). Versions: "
         + ", ".join(f"{name} {value}" for name, value in versions.items()) + ".",
         "",
-        f"Command: `python bench/pulumi_overhead.py --trials {args.trials}` (inside `source tools/env.sh`; "
-        "also run by `make bench`)",
+        "Python bytecode: " + ("not cached (`PYTHONDONTWRITEBYTECODE=1` for both programs: every run compiles the "
+                               "project's modules from source)." if args.no_bytecode_cache else
+                               "cached as by default (`__pycache__` written by the warm-up run; "
+                               "`PYTHONDONTWRITEBYTECODE` removed from both programs' environment)."),
+        "",
+        f"Command: `python bench/pulumi_overhead.py --trials {args.trials}"
+        + (" --no-bytecode-cache" if args.no_bytecode_cache else "")
+        + "` (inside `source tools/env.sh`; also run by `make bench`)",
         "",
     ]
     return "\n".join(lines)
@@ -410,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (stacks are destroyed)")
     parser.add_argument("--logs", type=Path, help="also write the verbose runs' output to this directory")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="run both programs with PYTHONDONTWRITEBYTECODE=1 (every run compiles the project's "
+                             "modules from source); default: Python's default, bytecode cached by the warm-up run")
     args = parser.parse_args(argv)
 
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -422,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         versions = tool_versions(api)
         env = pulumi_environment(workdir / "backend", workdir / "home")
+        # The same Python for both programs whatever the calling shell sets (some sandboxes and CI images export
+        # PYTHONDONTWRITEBYTECODE=1, which makes every run compile the project's modules again).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if args.no_bytecode_cache:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         config = development_config(cluster.kubeconfig, cluster.context, namespaces["ours"])
         spec = bare_spec(development_config(cluster.kubeconfig, cluster.context, namespaces["bare"]))
         (workdir / "ours").mkdir()
