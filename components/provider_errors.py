@@ -6,9 +6,10 @@ provider above our message, and ``error: Traceback (most recent call last):`` as
 ``format_exc`` honours ``sys.tracebacklimit``; at 0 it prints only the last line, ``<module>.<Type>: <message>``.
 
 ``plain_failures`` (a class decorator for the four providers) sets ``sys.tracebacklimit = 0`` in the provider host
-process only (never in the program, whose own errors keep their frames), lets the resource's failure exception
-(``GpuCapacityGateFailed``, ...) through as it is, and turns any other exception, i.e. a bug, into ``ProviderBug``
-whose message is the complete traceback, so the limit hides nothing that could help.
+process only (never in the program, whose own errors keep their frames); it lets the resource's failure exception
+(``GpuCapacityGateFailed``, ...) and ``InvalidInputs`` (inputs that fail the rules at create) through as they are,
+and turns any other exception, i.e. a bug, into ``ProviderBug`` whose message is the complete traceback, so the
+limit hides nothing that could help.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from components.input_rules import InvalidInputs
 
 __all__ = ["PROVIDER_METHODS", "ProviderBug", "in_provider_host", "plain_failures"]
 
@@ -64,7 +67,7 @@ def plain_failures(*expected: type[Exception]) -> Callable[[P], P]:
         for name in PROVIDER_METHODS:
             method = cls.__dict__.get(name)
             if method is not None:
-                setattr(cls, name, _wrapped(method, expected))
+                setattr(cls, name, _wrapped(method, (*expected, InvalidInputs)))
         return cls
 
     return decorate

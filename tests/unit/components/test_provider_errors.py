@@ -10,6 +10,7 @@ import components.drift.resource as drift
 import components.gpu_gate.resource as gate
 import components.registry.resource as registry
 import components.verification.resource as verification
+from components.input_rules import InvalidInputs
 from components.provider_errors import PROVIDER_METHODS, ProviderBug, in_provider_host, plain_failures
 
 
@@ -85,4 +86,5 @@ def test_results_pass_through_unchanged():
 def test_every_dynamic_provider_sends_its_failures_plainly(provider, failed):
     methods = [name for name in PROVIDER_METHODS if name in provider.__dict__]
     assert {"check", "diff", "create", "update", "delete"} <= set(methods)
-    assert all(getattr(provider.__dict__[name], "expected_failures", None) == (failed,) for name in methods), methods
+    expected = (failed, InvalidInputs)
+    assert all(getattr(provider.__dict__[name], "expected_failures", None) == expected for name in methods), methods
