@@ -36,10 +36,11 @@ from components.presets import (
     UNSCHEDULABLE_GRACE_SECONDS,
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
+    RolloutSetting,
     service_host,
     service_url,
 )
-from components.quantity import QuantityError, parse_quantity
+from components.quantity import QuantityError, parse_quantity, plain_number
 from components.tolerations import toleration_problems
 
 __all__ = [
@@ -107,7 +108,7 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class ReleaseSettings:
+class ReleaseSettings(RolloutSetting):
     name: str
     namespace: str
     create_namespace: bool
@@ -119,10 +120,6 @@ class ReleaseSettings:
     rollout: str = ROLLOUT_VERIFIED
     """How an update replaces the pods: presets.ROLLOUT_VERIFIED or presets.ROLLOUT_RECREATE."""
     pod_annotations: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def verified_rollout(self) -> bool:
-        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)
@@ -175,6 +172,9 @@ class GpuWaitSettings:
 
 @dataclass(frozen=True)
 class VerificationConfig:
+    """verification.*: each field is the DeploymentVerification input of the same name (VllmModel passes them all);
+    the defaults are ``_read_verification``'s."""
+
     access_mode: str
     base_url: str
     health_path: str
@@ -188,9 +188,9 @@ class VerificationConfig:
     request_timeout_seconds: float
     pod_ready_timeout_seconds: int
     unreachable_retry_seconds: float
-    image_pull_grace_seconds: float = IMAGE_PULL_GRACE_SECONDS
-    ready_grace_seconds: float = READY_GRACE_SECONDS
-    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+    image_pull_grace_seconds: float
+    ready_grace_seconds: float
+    unschedulable_grace_seconds: float
 
 
 @dataclass(frozen=True)
@@ -326,21 +326,21 @@ class _Section:
 
     def integer(self, name: str, default: Any, *, minimum: int, maximum: int | None = None) -> int:
         key, value = self._get(name, default)
-        number = _as_number(value)
+        number = plain_number(value)
         bounds = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        if number is None or number != int(number) or number < minimum or (maximum is not None and number > maximum):
-            self.problems.add(key, value, f"expected a whole number {bounds}")
+        if number is None or not number.is_integer() or number < minimum or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a whole number {bounds}{_digits_hint(value)}")
             return minimum
         return int(number)
 
     def number(self, name: str, default: Any, *, above: float, maximum: float | None = None) -> float:
         key, value = self._get(name, default)
-        number = _as_number(value)
+        number = plain_number(value)
         bounds = f"> {above:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
-        if number is None or not math.isfinite(number) or number <= above or (maximum is not None and number > maximum):
-            self.problems.add(key, value, f"expected a number {bounds}")
+        if number is None or number <= above or (maximum is not None and number > maximum):
+            self.problems.add(key, value, f"expected a number {bounds}{_digits_hint(value)}")
             return above + 1
-        return float(number)
+        return number
 
     def quantity(self, name: str, default: Any = _MISSING, *, in_bytes: bool = False) -> str:
         """A positive quantity; ``in_bytes``: a size in bytes, where a bare number below 1Gi is a missing unit."""
@@ -380,26 +380,20 @@ class _Section:
 
 
 def _is_bare_number(value: Any) -> bool:
-    """A quantity without a suffix (``32``, ``"32"``, ``32.5``): Kubernetes reads it as bytes for sizes."""
-    return _as_number(value) is not None and (not isinstance(value, str) or value.strip().replace(".", "", 1).isdigit())
+    """A quantity without a suffix (``32``, ``"32"``, ``32.5``, ``"1e3"``): Kubernetes reads it as bytes for sizes."""
+    return plain_number(value) is not None
 
 
 def _plain(value: Any) -> str:
-    number = _as_number(value) or 0
+    number = plain_number(value) or 0
     return f"{number:g}"
 
 
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+def _digits_hint(value: Any) -> str:
+    """For a number written with other digits than 0-9 (e.g. full-width "３"), which looks right but is not."""
+    if isinstance(value, str) and any(c.isdigit() and not c.isascii() for c in value):
+        return " (written with the digits 0-9)"
+    return ""
 
 
 def _closest(name: str, known: tuple[str, ...]) -> str | None:

@@ -6,6 +6,7 @@ Numbers arrive from the engine as floats (``3.0``): the rules convert them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -14,7 +15,8 @@ from components.kube_names import is_dns_label
 from components.problems import Problem
 from components.unknowns import is_unknown
 
-__all__ = ["InvalidInputs", "Rule", "apply_rules", "choice", "dns_label", "integer", "path", "shown", "typed_settings"]
+__all__ = ["InvalidInputs", "Rule", "apply_rules", "choice", "dns_label", "finite_number", "integer", "path", "shown",
+           "typed_settings", "whole_number"]
 
 Rule = Callable[[Any], tuple[Any, str | None]]
 T = TypeVar("T")
@@ -30,6 +32,20 @@ def shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def finite_number(value: Any) -> float | int | None:
+    """``value`` when it is a number as the engine sends one: an int or a finite float; None for anything else
+    (a bool, NaN, an infinity, a numeric string). The stack config reads strings too: quantity.plain_number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number as the engine sends one (``3`` or ``3.0``), else None."""
+    number = finite_number(value)
+    return int(number) if number is not None and float(number).is_integer() else None
+
+
 def integer(lo: int, hi: int, *, optional: bool = False) -> Rule:
     """A whole number from ``lo`` to ``hi`` (``optional``: 0, None or empty mean none)."""
 
@@ -37,12 +53,8 @@ def integer(lo: int, hi: int, *, optional: bool = False) -> Rule:
         allowed = f"a whole number from {lo} to {hi}" + (" (or 0/empty for none)" if optional else "")
         if optional and value in (None, 0, 0.0, ""):
             return None, None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value, allowed
-        if isinstance(value, float) and not value.is_integer():
-            return value, allowed
-        number = int(value)
-        return (number, None) if lo <= number <= hi else (value, allowed)
+        number = whole_number(value)
+        return (number, None) if number is not None and lo <= number <= hi else (value, allowed)
 
     return convert
 

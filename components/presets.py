@@ -16,6 +16,7 @@ __all__ = [
     "ROLLOUT_RECREATE",
     "ROLLOUT_SURGE_PODS",
     "ROLLOUT_VERIFIED",
+    "RolloutSetting",
     "VERIFIED_CONDITION",
     "SizePreset",
     "EnvironmentProfile",
@@ -77,6 +78,18 @@ ROLLOUT_VERIFIED = "verified"
 ROLLOUT_RECREATE = "recreate"
 """Update by deleting the serving pods first: no spare GPU needed, the model is down while the new one loads."""
 ROLLOUT_MODES = (ROLLOUT_VERIFIED, ROLLOUT_RECREATE)
+
+
+class RolloutSetting:
+    """Mixin of the settings dataclasses that carry a ``rollout`` field (stack config, GPU need, verification)."""
+
+    rollout: str
+
+    @property
+    def verified_rollout(self) -> bool:
+        return self.rollout == ROLLOUT_VERIFIED
+
+
 ROLLOUT_SURGE_PODS = 1
 """Extra pods a verified rollout runs at once (the Deployment's maxSurge): one pod's GPUs must be spare."""
 VERIFIED_CONDITION = "vllm.deploy/verified"

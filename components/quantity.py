@@ -16,10 +16,12 @@ import math
 import re
 from decimal import Decimal, InvalidOperation, localcontext
 
-__all__ = ["QuantityError", "parse_quantity", "is_quantity"]
+__all__ = ["QuantityError", "parse_quantity", "is_quantity", "plain_number"]
 
-_QUANTITY = re.compile(r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"  # ASCII digits only: "３" is not a number here
+_QUANTITY = re.compile(rf"(?P<number>{_NUMBER})"
                        r"(?:(?P<binary>[KMGTPE])i|(?P<decimal>[numkMGTPE])|[eE](?P<exponent>[+-]?[0-9]+))?")
+_PLAIN_NUMBER = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY_EXPONENTS = {"K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 
@@ -57,3 +59,22 @@ def is_quantity(value: object) -> bool:
     except QuantityError:
         return False
     return True
+
+
+def plain_number(value: object) -> float | None:
+    """A number without a unit -- an int, a finite float, or a string such as "3", " 2.5 ", "1e3" -- as a float.
+
+    None for anything else: booleans, NaN and infinities (also "nan", "inf", YAML's .nan/.inf, "1e999"), digits
+    other than ASCII 0-9 ("３"), Python-only syntax ("1_000", "0x10"), units ("500m") and other types. The policy
+    pack's ``reading.as_number`` is the same rule (tests/support/quantity_cases.py, column ``plain``).
+    """
+    if isinstance(value, str):
+        if not _PLAIN_NUMBER.fullmatch(value.strip(" ")):
+            return None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        return None
+    return number if math.isfinite(number) else None

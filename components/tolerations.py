@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from components.input_rules import shown
+from components.input_rules import shown, whole_number
 from components.presets import GPU_TOLERATION
 
 __all__ = ["TOLERATION_EFFECTS", "TOLERATION_KEYS", "toleration_problems"]
 
 TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
 TOLERATION_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
-
-
-def _is_whole(value: Any) -> bool:
-    """1 or 1.0 (the engine sends whole numbers as floats), not True."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
 
 
 def toleration_problems(tolerations: Any) -> list[str]:
@@ -51,6 +43,6 @@ def toleration_problems(tolerations: Any) -> list[str]:
         elif not key and operator != "Exists":
             problems.append(f"{where}.key may only be empty with operator Exists (tolerate every taint)")
         seconds = toleration.get("tolerationSeconds")
-        if seconds is not None and not _is_whole(seconds):
+        if seconds is not None and whole_number(seconds) is None:
             problems.append(f"{where}.tolerationSeconds must be a whole number of seconds, got {shown(seconds)}")
     return problems

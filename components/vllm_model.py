@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,11 +63,11 @@ class VllmModel(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     revision: pulumi.Output[int]
     endpoint: pulumi.Output[str]
-    verification: pulumi.Output[dict]
-    gpu_wait: pulumi.Output[dict]
+    verification: pulumi.Output[dict[str, Any]]
+    gpu_wait: pulumi.Output[dict[str, Any]]
     initialization_seconds: pulumi.Output[float | None]
-    registry: pulumi.Output[dict | None]
-    deployed: pulumi.Output[dict]
+    registry: pulumi.Output[dict[str, Any] | None]
+    deployed: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         config = args.config
@@ -78,6 +79,8 @@ class VllmModel(pulumi.ComponentResource):
             pulumi.log.warn(warning, resource=self)
         kubeconfig = pulumi.Output.secret(config.kubernetes.kubeconfig)
         context = config.kubernetes.context
+        # How the gate, the verification and the drift check reach the cluster: as the Kubernetes provider does.
+        cluster = {"kubeconfig": kubeconfig, "context": context}
 
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -91,8 +94,7 @@ class VllmModel(pulumi.ComponentResource):
         self.gpu_gate = GpuCapacityGate(
             f"{name}-gpu-capacity",
             GpuCapacityGateArgs(
-                kubeconfig=kubeconfig,
-                context=context,
+                **cluster,
                 namespace=config.release.namespace,
                 release_name=config.release.name,
                 replicas=config.release.replicas,
@@ -133,33 +135,20 @@ class VllmModel(pulumi.ComponentResource):
                                         delete_before_replace=True),
         )
 
-        verify = config.verification
+        self.release_name = self.release.name
+        self.namespace = self.release.namespace
+        self.revision = self.release.status.apply(lambda status: status.revision)
+        # The release the checks after it look at, as its outputs: each check depends on the release.
+        released = {**cluster, "namespace": self.namespace, "release_name": self.release_name,
+                    "revision": self.revision}
+
         self.verification_check = DeploymentVerification(
             f"{name}-verification",
             DeploymentVerificationArgs(
-                kubeconfig=kubeconfig,
-                context=context,
-                namespace=self.release.namespace,
-                release_name=self.release.name,
-                revision=self.release.status.apply(lambda status: status.revision),
-                access_mode=verify.access_mode,
-                base_url=verify.base_url,
+                **released,
+                **asdict(config.verification),  # every verification.* setting is an input of the same name
                 service_port=SERVICE_PORT,
-                health_path=verify.health_path,
-                ready_path=verify.ready_path,
-                completions_path=verify.completions_path,
                 served_model_name=config.model.served_model_name,
-                prompt=verify.prompt,
-                max_tokens=verify.max_tokens,
-                warmup_requests=verify.warmup_requests,
-                samples=verify.samples,
-                p95_limit_seconds=verify.p95_limit_seconds,
-                request_timeout_seconds=verify.request_timeout_seconds,
-                pod_ready_timeout_seconds=verify.pod_ready_timeout_seconds,
-                unreachable_retry_seconds=verify.unreachable_retry_seconds,
-                image_pull_grace_seconds=verify.image_pull_grace_seconds,
-                ready_grace_seconds=verify.ready_grace_seconds,
-                unschedulable_grace_seconds=verify.unschedulable_grace_seconds,
                 api_key_secret_name=config.model.api_key_secret_name,
                 api_key_secret_key=config.model.api_key_secret_key,
                 rollout=config.release.rollout,
@@ -172,16 +161,11 @@ class VllmModel(pulumi.ComponentResource):
         # helm.v3.Release's refresh reads only Helm's record: this child makes `preview --refresh` see hand edits.
         self.drift_check = ReleaseDrift(
             f"{name}-drift",
-            ReleaseDriftArgs(kubeconfig=kubeconfig, context=context, namespace=self.release.namespace,
-                             release_name=self.release.name,
-                             revision=self.release.status.apply(lambda status: status.revision)),
+            ReleaseDriftArgs(**released),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
-        self.release_name = self.release.name
-        self.namespace = self.release.namespace
-        self.revision = self.release.status.apply(lambda status: status.revision)
-        self.endpoint = pulumi.Output.all(self.release.name, self.release.namespace).apply(
+        self.endpoint = pulumi.Output.all(self.release_name, self.namespace).apply(
             lambda names: service_host(*names))
         check = self.verification_check
         # Slowest verified pod, creation -> Ready (and scheduling -> Ready); warns above the share of the budget
@@ -240,8 +224,8 @@ class VllmModel(pulumi.ComponentResource):
                 served_model_name=config.model.served_model_name,
                 model_path=config.model.path,
                 stack=f"{pulumi.get_project()}/{pulumi.get_stack()}",
-                namespace=self.release.namespace,
-                release_name=self.release.name,
+                namespace=self.namespace,
+                release_name=self.release_name,
                 service_port=SERVICE_PORT,
                 api_path=config.verification.completions_path,
                 image=config.image.reference,

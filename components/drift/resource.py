@@ -15,14 +15,14 @@ only the outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
 from components.provider_errors import plain_failures
-from components.resource_args import ResourceArgs
+from components.resource_args import ClusterArgs
 from components.unknowns import is_unknown
 
 __all__ = ["OUTPUT_KEYS", "PROVIDER_VERSION", "ReleaseDrift", "ReleaseDriftArgs", "ReleaseDriftFailed",
@@ -41,16 +41,12 @@ class ReleaseDriftFailed(RuntimeError):
 
 
 @dataclass
-class ReleaseDriftArgs(ResourceArgs):
+class ReleaseDriftArgs(ClusterArgs, provider_version=PROVIDER_VERSION):
     """Inputs of ``ReleaseDrift``; ``kubeconfig`` is always made secret."""
-
-    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
     revision: pulumi.Input[int]
-    kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] = ""
 
     def to_inputs(self) -> dict[str, Any]:
         return {**super().to_inputs(), "drift": []}  # what the program declares: no differences
@@ -143,7 +139,7 @@ class ReleaseDriftProvider(dyn.ResourceProvider):
 class ReleaseDrift(dyn.Resource, module="vllm", name="ReleaseDrift"):
     """Reports, on every refresh, the fields of the release's objects that differ from its manifest."""
 
-    drift: pulumi.Output[list]
+    drift: pulumi.Output[list[str]]
     checked_revision: pulumi.Output[int]
     objects: pulumi.Output[int]
 

@@ -17,7 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.presets import GPU_NODE_SELECTOR, GPU_RESOURCE, ROLLOUT_RECREATE, ROLLOUT_SURGE_PODS, ROLLOUT_VERIFIED
+from components.presets import (
+    GPU_NODE_SELECTOR,
+    GPU_RESOURCE,
+    ROLLOUT_RECREATE,
+    ROLLOUT_SURGE_PODS,
+    RolloutSetting,
+)
 from components.quantity import parse_quantity
 
 __all__ = [
@@ -44,7 +50,7 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 @dataclass(frozen=True)
-class GpuNeed:
+class GpuNeed(RolloutSetting):
     """What the deployment needs: ``replicas`` pods of ``gpus_per_pod`` GPUs, each on one node."""
 
     replicas: int
@@ -63,10 +69,6 @@ class GpuNeed:
     """recreate: the release's pods count as free (an update deletes them first). verified: the release's serving
     (Ready) pods keep their GPUs during an update, and ``surge_pods`` extra pods must fit beside them."""
     surge_pods: int = ROLLOUT_SURGE_PODS
-
-    @property
-    def verified_rollout(self) -> bool:
-        return self.rollout == ROLLOUT_VERIFIED
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ names the input, the value and what is allowed (the kubeconfig is never quoted).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from components import presets
-from components.input_rules import shown
+from components.input_rules import finite_number, shown, whole_number
 from components.kube_names import is_dns_label, is_label_key, is_label_value
 from components.tolerations import toleration_problems
 from components.unknowns import UNKNOWN, is_unknown
@@ -83,23 +82,6 @@ _EXTENDED_RESOURCE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-
 
 
 
-def _whole(value: Any) -> int | None:
-    """``value`` as an int when it is a whole number (1 or 1.0), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return value
-
-
 def _plain(value: Any) -> Any:
     """Whole floats as ints, recursively, so 2 and 2.0 compare and print alike."""
     if isinstance(value, float) and value.is_integer():
@@ -127,11 +109,11 @@ def _field_problems(key: str, value: Any) -> list[str]:
     """What is wrong with one known input value (empty when fine)."""
     if key in WHOLE_NUMBERS:
         lowest = 1 if key in ("gpus_per_pod", "surge_pods") else 0
-        number = _whole(value)
+        number = whole_number(value)
         if number is None or number < lowest:
             return [f"must be a whole number of at least {lowest}, got {shown(value)}"]
     elif key in SECONDS:
-        number = _number(value)
+        number = finite_number(value)
         ceiling = {
             "timeout_seconds": MAX_TIMEOUT_SECONDS,
             "progress_interval_seconds": MAX_PROGRESS_INTERVAL_SECONDS,
@@ -189,7 +171,7 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
         if key in values and values[key] is not None and not is_unknown(values[key]):
             problems.extend((key, reason) for reason in _field_problems(key, values[key]))
     initial, cap = values.get("backoff_initial_seconds"), values.get("backoff_max_seconds")
-    if _number(initial) is not None and _number(cap) is not None and 0 < cap < initial:
+    if finite_number(initial) is not None and finite_number(cap) is not None and 0 < cap < initial:
         problems.append(("backoff_max_seconds", f"must be at least backoff_initial_seconds ({initial}), got {cap}"))
     return problems
 

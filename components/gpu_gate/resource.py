@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
@@ -19,7 +19,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
 from ..provider_errors import plain_failures
-from ..resource_args import ResourceArgs
+from ..resource_args import ClusterArgs
 from .capacity import CapacityReport
 from .inputs import (
     NEED_INPUTS,
@@ -48,11 +48,9 @@ NOT_IN_OUTPUTS = ("kubeconfig", "__provider")
 
 
 @dataclass
-class GpuCapacityGateArgs(ResourceArgs):
+class GpuCapacityGateArgs(ClusterArgs, provider_version=PROVIDER_VERSION):
     """Inputs of ``GpuCapacityGate`` (names as in docs/design.md), as the component passes them: the defaults live in
     components/presets.py and components/config.py. ``kubeconfig`` is always stored as a secret."""
-
-    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
@@ -70,8 +68,6 @@ class GpuCapacityGateArgs(ResourceArgs):
     rollout: pulumi.Input[str]
     surge_pods: pulumi.Input[int]
     release_revision: pulumi.Input[str]
-    kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] = ""
 
 
 def _node_summary(report: CapacityReport) -> list[dict]:
@@ -165,7 +161,7 @@ class GpuCapacityGate(pulumi.dynamic.Resource, module="vllm", name="GpuCapacityG
 
     placeable_replicas: pulumi.Output[int]
     waited_seconds: pulumi.Output[float]
-    nodes: pulumi.Output[list]
+    nodes: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(
         self, resource_name: str, args: GpuCapacityGateArgs, opts: pulumi.ResourceOptions | None = None

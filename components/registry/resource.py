@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
@@ -172,11 +172,8 @@ class ModelRegistryEntryProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class ModelRegistryEntryArgs(ResourceArgs):
+class ModelRegistryEntryArgs(ResourceArgs, provider_version=PROVIDER_VERSION, secret_input="database_url"):
     """Inputs of ``ModelRegistryEntry`` (see docs/design.md); ``database_url`` is always made secret."""
-
-    SECRET_INPUT: ClassVar[str] = "database_url"
-    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     environment: pulumi.Input[str]
     served_model_name: pulumi.Input[str]

@@ -8,14 +8,13 @@ database URL is a secret: no problem text ever quotes it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from components.config import REGISTRY_ON_DESTROY as ON_DESTROY
-from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, typed_settings
+from components.input_rules import Rule, apply_rules, choice, dns_label, finite_number, integer, path, typed_settings
 from components.problems import Problem
 
 from .connection import conninfo_problem
@@ -87,7 +86,7 @@ def _seconds(*, optional: bool, maximum: float = 7 * 24 * 3600) -> Rule:
         if optional and value in (None, ""):
             return None, None
         allowed = f"a number of seconds from 0 to {maximum:g}" + (" (or empty when not measured)" if optional else "")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if finite_number(value) is None:
             return value, allowed
         return (float(value), None) if 0 <= value <= maximum else (value, allowed)
 

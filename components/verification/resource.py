@@ -12,7 +12,7 @@ leaves the previous outputs, so the next ``pulumi up`` verifies again without st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
@@ -20,7 +20,7 @@ import pulumi.dynamic as dyn
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
 from ..provider_errors import plain_failures
-from ..resource_args import ResourceArgs
+from ..resource_args import ClusterArgs
 from .settings import (
     PROVIDER_VERSION,
     REVERIFY_KEYS,
@@ -126,11 +126,9 @@ class DeploymentVerificationProvider(dyn.ResourceProvider):
 
 
 @dataclass
-class DeploymentVerificationArgs(ResourceArgs):
+class DeploymentVerificationArgs(ClusterArgs, provider_version=PROVIDER_VERSION):
     """Inputs of ``DeploymentVerification`` (see docs/design.md), as the component passes them: the defaults live in
     components/presets.py and components/config.py. ``kubeconfig`` is always made secret."""
-
-    PROVIDER_VERSION: ClassVar[str] = PROVIDER_VERSION
 
     namespace: pulumi.Input[str]
     release_name: pulumi.Input[str]
@@ -157,8 +155,6 @@ class DeploymentVerificationArgs(ResourceArgs):
     api_key_secret_key: pulumi.Input[str]
     rollout: pulumi.Input[str]
     verified_condition: pulumi.Input[str]
-    kubeconfig: pulumi.Input[str] = ""
-    context: pulumi.Input[str] = ""
 
 
 class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerification"):
@@ -166,7 +162,7 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
 
     passed: pulumi.Output[bool]
     verified_revision: pulumi.Output[Any]
-    summary: pulumi.Output[list]
+    summary: pulumi.Output[list[dict[str, str]]]
     p50_seconds: pulumi.Output[float | None]
     p95_seconds: pulumi.Output[float | None]
     max_seconds: pulumi.Output[float | None]
@@ -174,8 +170,8 @@ class DeploymentVerification(dyn.Resource, module="vllm", name="DeploymentVerifi
     verified_at: pulumi.Output[str]
     duration_seconds: pulumi.Output[float]
     endpoint: pulumi.Output[str]
-    verified_pods: pulumi.Output[list]
-    initialization: pulumi.Output[dict | None]
+    verified_pods: pulumi.Output[list[str]]
+    initialization: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self, resource_name: str, args: DeploymentVerificationArgs, opts: pulumi.ResourceOptions | None = None

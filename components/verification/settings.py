@@ -6,12 +6,21 @@ the sentinel string ``UNKNOWN``; validation converts the former and never fails 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.input_rules import Rule, apply_rules, choice, dns_label, integer, path, shown, typed_settings
+from components.input_rules import (
+    Rule,
+    apply_rules,
+    choice,
+    dns_label,
+    finite_number,
+    integer,
+    path,
+    shown,
+    typed_settings,
+)
 from components.kube_names import is_label_key
 from components.presets import (
     IMAGE_PULL_GRACE_SECONDS,
@@ -24,6 +33,7 @@ from components.presets import (
     VERIFICATION_ACCESS_MODES,
     VERIFICATION_DEFAULTS,
     VERIFIED_CONDITION,
+    RolloutSetting,
     service_url,
 )
 from components.problems import Problem
@@ -74,7 +84,7 @@ REVERIFY_KEYS = tuple(k for k in ("namespace", "release_name", "revision", *DEFA
 
 
 @dataclass(frozen=True)
-class VerificationSettings:
+class VerificationSettings(RolloutSetting):
     """Validated, typed inputs."""
 
     namespace: str
@@ -105,10 +115,6 @@ class VerificationSettings:
     verified_condition: str = VERIFIED_CONDITION
 
     @property
-    def verified_rollout(self) -> bool:
-        return self.rollout == ROLLOUT_VERIFIED
-
-    @property
     def model(self) -> str:
         """The model name sent in completion requests."""
         return self.served_model_name or self.release_name
@@ -121,12 +127,12 @@ class VerificationSettings:
 
 
 def normalize_revision(value: Any) -> Any:
-    """``3``, ``3.0`` and ``"3"`` are the same Helm revision."""
+    """``3``, ``3.0`` and ``"3"`` are the same Helm revision (digits 0-9 only: ``"３"`` and ``"²"`` stay text)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return value
 
@@ -134,7 +140,7 @@ def normalize_revision(value: Any) -> Any:
 def _seconds(minimum: float, inclusive: bool) -> Rule:
     def convert(value: Any) -> tuple[Any, str | None]:
         allowed = f"a number of seconds {'>=' if inclusive else '>'} {minimum:g}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if finite_number(value) is None:
             return value, allowed
         ok = value >= minimum if inclusive else value > minimum
         return (float(value), None) if ok else (value, allowed)

@@ -266,7 +266,7 @@ def resolve_container_port(service: Mapping[str, Any] | None, pod: Mapping[str, 
         target = port.get("targetPort", service_port)
         if isinstance(target, int):
             return target
-        if isinstance(target, str) and target.isdigit():
+        if isinstance(target, str) and target.isascii() and target.isdigit():
             return int(target)
         for container in ((pod or {}).get("spec") or {}).get("containers") or []:
             for container_port in container.get("ports") or []:

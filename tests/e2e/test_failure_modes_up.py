@@ -2,22 +2,27 @@
 
 kwok makes every pod Ready at once, so each test first deploys a serving release, then writes into the pod status
 what a kubelet would (image pull errors, a failing readiness probe), and changes a verification setting so that the
-next `pulumi up` verifies the same pods again. The verification's default grace periods apply (components/presets.py).
+next `pulumi up` verifies the same pods again. The grace periods are set in the stack config (shorter than the defaults
+of components/presets.py, which tests/unit/verification cover): the setting reaches the verification through
+`pulumi up`, and the failure comes after the grace, not after the loading budget.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import pytest
 from kubernetes import client
 
-from components.presets import IMAGE_PULL_GRACE_SECONDS, READY_GRACE_SECONDS
 from tests.integration.verification import cluster_helpers as helpers
 from tests.support.fake_vllm import FakeVllm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+IMAGE_PULL_GRACE = 15  # verification.imagePullGraceSeconds of these tests (the default is 120 s)
+READY_GRACE = 8  # verification.readyGraceSeconds (the default is 60 s)
 
 
 def the_pod(kube, project) -> str:
@@ -32,8 +37,8 @@ def reverify(project, config: dict, samples: int) -> None:
     project.set_config({**config, "verification": {**config.get("verification", {}), "samples": samples}})
 
 
-def test_alternating_image_pull_errors_fail_up_after_the_default_grace(deployed_project, kube):
-    project = deployed_project()
+def test_alternating_image_pull_errors_fail_up_after_the_configured_grace(deployed_project, kube):
+    project = deployed_project(verification={"imagePullGraceSeconds": IMAGE_PULL_GRACE})
     assert (first := project.up()).ok, first.output
     pod = the_pod(kube, project)
     config = project_config(project)
@@ -47,10 +52,13 @@ def test_alternating_image_pull_errors_fail_up_after_the_default_grace(deployed_
         stop.set()
     elapsed = time.monotonic() - started
     print(f"\nmeasured: ErrImagePull/ImagePullBackOff alternating -> `pulumi up` failed after {elapsed:.1f}s "
-          f"(imagePullGraceSeconds default {IMAGE_PULL_GRACE_SECONDS:g}s; up itself took {failed.seconds:.1f}s)")
+          f"(imagePullGraceSeconds {IMAGE_PULL_GRACE}s; up itself took {failed.seconds:.1f}s)")
     assert not failed.ok
     assert "vLLM deployment verification FAILED" in failed.output and "pod Ready" in failed.output
     assert "ErrImagePull" in failed.output or "ImagePullBackOff" in failed.output
+    # progress counts down the configured grace (the default would show up to 120 s)
+    left = [int(n) for n in re.findall(r"fatal if it persists (\d+)s more", failed.output)]
+    assert left and max(left) <= IMAGE_PULL_GRACE, failed.output
 
 
 def test_image_not_found_fails_up_at_once(deployed_project, kube):
@@ -67,10 +75,11 @@ def test_image_not_found_fails_up_at_once(deployed_project, kube):
     assert not failed.ok and message in failed.output
 
 
-def test_health_200_ready_503_fails_up_after_the_default_ready_grace_with_the_ready_body(deployed_project, kube):
+def test_health_200_ready_503_fails_up_after_the_configured_ready_grace_with_the_ready_body(deployed_project, kube):
     body = {"status": "not ready", "reason": "/v1/models lists no model"}
     with FakeVllm(model="llama-7b") as server:
-        project = deployed_project(verification={"accessMode": "direct", "baseUrl": server.url})
+        project = deployed_project(verification={"accessMode": "direct", "baseUrl": server.url,
+                                                 "readyGraceSeconds": READY_GRACE})
         assert (first := project.up()).ok, first.output
         pod = the_pod(kube, project)
         reverify(project, project_config(project), 21)
@@ -80,7 +89,7 @@ def test_health_200_ready_503_fails_up_after_the_default_ready_grace_with_the_re
         failed = project.up()
         elapsed = time.monotonic() - started
     print(f"\nmeasured: /health 200 + /ready 503 -> `pulumi up` failed after {elapsed:.1f}s "
-          f"(readyGraceSeconds default {READY_GRACE_SECONDS:g}s; loading budget 1200s)")
+          f"(readyGraceSeconds {READY_GRACE}s; loading budget 1200s)")
     assert not failed.ok
     assert 'GET /health 200 but GET /ready 503: {"status": "not ready", "reason": "/v1/models lists no model"}' \
         in failed.output, failed.output

@@ -28,7 +28,8 @@ from tests.support.pulumi_project import local_stack_config
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 GPU = "nvidia.com/gpu"
 INSTANCE = "app.kubernetes.io/instance"
-PROVISIONING_SECONDS = 30  # how long the "autoscaler" takes to add the node: the situation under test
+PROVISIONING_SECONDS = 10  # how long the "autoscaler" takes to add the node: the gate and the verification see the
+# pod Pending (Unschedulable) through it, within seconds of the release
 CANCEL_BOUND_SECONDS = 120  # far below the waits' own limits (30 min GPU wait, 10 min Unschedulable grace)
 
 
@@ -67,6 +68,18 @@ class Run:
         while (line := self.lines.get(timeout=30)) is not None:
             self.output.append(line)
         return returncode
+
+    def interrupt(self, timeout: float = CANCEL_BOUND_SECONDS) -> tuple[int, float]:
+        """Ctrl-C (SIGINT) to `pulumi up`: its exit status and the seconds it took to exit (killed after
+        ``timeout``)."""
+        interrupted_at = time.monotonic()
+        self.process.send_signal(signal.SIGINT)
+        try:
+            returncode = self.finish(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        return returncode, time.monotonic() - interrupted_at
 
     @property
     def text(self) -> str:
@@ -244,14 +257,7 @@ def test_ctrl_c_during_the_gpu_wait_stops_within_seconds_and_the_next_up_starts_
     blockers()
     run = Run(project)
     run.wait_for_line("GPU gate", "placeable 0/1")
-    interrupted_at = time.monotonic()
-    run.process.send_signal(signal.SIGINT)
-    try:
-        returncode = run.finish(timeout=CANCEL_BOUND_SECONDS)
-    finally:
-        if run.process.poll() is None:
-            run.process.kill()
-    stopped_after = time.monotonic() - interrupted_at
+    returncode, stopped_after = run.interrupt()
     assert returncode != 0
     assert "GPU wait cancelled after" in run.text and "the next `pulumi up` waits again" in run.text, run.text
     assert pending_operations(project) == []
@@ -274,13 +280,10 @@ def test_ctrl_c_during_the_verifications_pod_wait_stops_within_seconds_and_the_n
     run = Run(project)
     try:
         run.wait_for_line("pods:", "Unschedulable")  # the verification waits for a node that is not coming yet
-        interrupted_at = time.monotonic()
-        run.process.send_signal(signal.SIGINT)
-        returncode = run.finish(timeout=CANCEL_BOUND_SECONDS)
-    finally:
-        if run.process.poll() is None:
-            run.process.kill()
-    stopped_after = time.monotonic() - interrupted_at
+    except BaseException:
+        run.process.kill()
+        raise
+    returncode, stopped_after = run.interrupt()
     assert returncode != 0
     assert "cancelled by the user" in run.text and "the next `pulumi up` verifies again" in run.text, run.text
     assert pending_operations(project) == []

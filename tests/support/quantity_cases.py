@@ -19,7 +19,7 @@ class Case(NamedTuple):
     value: object
     expected: Decimal | str
     plain: bool = False
-    """A plain number too (no unit suffix): what the pack's as_number reads."""
+    """A plain number too (no unit suffix): what components.quantity.plain_number and the pack's as_number read."""
 
 
 def _case(value: object, expected: Decimal | str | int, plain: bool = False) -> Case:

@@ -33,7 +33,9 @@ the last ``tools/cluster sim -- ARGS`` (for every pod); then these test-only pod
     sim.vllm-deploy.dev/crash-at-start: "true"             the container exits 1 at every start
 
 A kwok PortForward named after the pod sends its port-forwards to its process, and a kwok Logs object makes
-``kubectl logs`` (and ``--previous``) show its output. A process that exits shows in the pod status like a
+``kubectl logs`` (and ``--previous``) show its output. The process starts once a port-forward through the API
+server shows that kwok has the PortForward (until then the container waits in ContainerCreating): a started or
+Ready pod never answers port-forwards with the shared simulator. A process that exits shows in the pod status like a
 kubelet's crash loop (lastState terminated, waiting CrashLoopBackOff, restartCount, restart after 10 s,
 20 s, ... 160 s). An unknown ``sim.vllm-deploy.dev/`` annotation shows as CreateContainerConfigError.
 Deleting the pod stops its process. ``tools/cluster status`` lists the pod processes and their ports.

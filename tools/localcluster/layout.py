@@ -24,6 +24,11 @@ PREFERRED_PORTS = {
     "scheduler": 26259, "kwok": 26250, "sim": 28000,
 }
 SIM_CONTAINER_PORT = 8000
+# A port no pod declares. Each runner pod's PortForward answers a port-forward to it with the pod's route token
+# (manifests.route_token: kwok runs `echo`), so the runner can see that kwok routes the pod's port-forwards to the
+# pod's own process before it reports the container running (kwok reads PortForwards through an informer: until
+# it has seen one, a port-forward to the pod reaches the shared simulator, or a previous process's port).
+ROUTE_PROBE_PORT = 65535
 # The served model name of the local stack (Pulumi.local.yaml: model.servedModelName).
 DEFAULT_SIM_MODEL = "llama-7b"
 GPU_NODES = ("gpu-node-0", "gpu-node-1")

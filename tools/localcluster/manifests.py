@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .layout import CPU_NODES, GPU_NODES, GPUS_PER_NODE, HOST, SIM_CONTAINER_PORT
+from .layout import CPU_NODES, GPU_NODES, GPUS_PER_NODE, HOST, ROUTE_PROBE_PORT, SIM_CONTAINER_PORT
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
@@ -60,13 +60,21 @@ def owned_by(pod: dict) -> list[dict]:
     return [{"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}]
 
 
+def route_token(pod: dict, target_port: int) -> str:
+    """What a port-forward to the pod's ROUTE_PROBE_PORT answers once kwok has this pod's PortForward to
+    ``target_port`` (the pod's uid tells it from a pod of the same name; the port from an earlier version)."""
+    return f"{pod['metadata']['uid']} {target_port}"
+
+
 def pod_port_forward(pod: dict, ports: list[int], target_port: int) -> dict:
-    """A kwok PortForward (namespaced, named after the pod): ``ports`` of this pod reach 127.0.0.1:target_port."""
+    """A kwok PortForward (namespaced, named after the pod): ``ports`` of this pod reach 127.0.0.1:target_port,
+    and ROUTE_PROBE_PORT answers with route_token (kwok runs the command with the stream as stdin/stdout)."""
     meta = pod["metadata"]
     return {
         "apiVersion": KWOK_API, "kind": "PortForward",
         "metadata": {"name": meta["name"], "namespace": meta["namespace"], "ownerReferences": owned_by(pod)},
-        "spec": {"forwards": [{"ports": sorted(ports), "target": {"address": HOST, "port": target_port}}]},
+        "spec": {"forwards": [{"ports": sorted(ports), "target": {"address": HOST, "port": target_port}},
+                              {"ports": [ROUTE_PROBE_PORT], "command": ["echo", route_token(pod, target_port)]}]},
     }
 
 

@@ -7,7 +7,10 @@ It watches the API server's pods and, for each runner pod that kwok has started 
   127.0.0.1 port, with its output as the pod's log (a kwok ``Logs`` object: ``kubectl logs``, also
   ``--previous`` after a crash);
 - creates a kwok ``PortForward`` named after the pod, so a port-forward to the pod's port 8000 (kubectl,
-  the Python client, the verification) reaches this process and no other;
+  the Python client, the verification) reaches this process and no other; it starts the process only once a
+  port-forward through the API server shows that kwok has that PortForward (kwok reads them through an
+  informer; before, the pod's port-forwards would reach the shared simulator), so a started or ready
+  container is always reachable as itself (while it waits: ``waiting: ContainerCreating`` with the last answer);
 - writes the container's status like a kubelet: running, ``started`` once the process answers ``/health``,
   ``ready`` once it is not loading either (``/health/ready`` not 503); when the process exits, ``terminated``
   in ``lastState`` and ``waiting: CrashLoopBackOff`` with a restart after a back-off (10 s, doubling, at most
@@ -37,15 +40,18 @@ from pathlib import Path
 
 from .engines import Launch, SimEngine, VllmEngine
 from .health import http_status
-from .kubeapi import Api, ApiError
+from .kubeapi import Api, ApiError, PortForwardError
 from .kwok import RUNNER_LABEL
-from .layout import HOST, SIM_CONTAINER_PORT, Layout
-from .manifests import KWOK_API, pod_logs, pod_port_forward
+from .layout import HOST, ROUTE_PROBE_PORT, SIM_CONTAINER_PORT, Layout
+from .manifests import KWOK_API, pod_logs, pod_port_forward, route_token
 from .ports import any_free_port
 from .processes import cri_line
 from .sim import PodConfigError, PodPlan, plan_for
 
 BACKOFF_START, BACKOFF_MAX = 10.0, 160.0
+# Checks that kwok routes a new pod's port-forwards to its process: the first after ROUTE_FIRST seconds,
+# doubling up to ROUTE_MAX; progress every ROUTE_SAY seconds while it does not.
+ROUTE_FIRST, ROUTE_MAX, ROUTE_SAY = 0.05, 2.0, 10.0
 STOP_GRACE = 5.0
 # Env var on every pod process (`down` finds leftovers by it in /proc/<pid>/environ).
 POD_ENV_MARKER = "VLLM_LOCALCLUSTER_POD"
@@ -125,7 +131,19 @@ class PodProcess:
     last_state: dict | None = None
     restart_at: float | None = None
     config_error: str | None = None
+    published: bool = False  # its PortForward and Logs exist
+    routed: bool = False  # kwok routes its port-forwards to ``port`` (seen through the API server)
+    route_checks: int = 0
+    route_next: float = 0.0
+    adopted_at: float = field(default_factory=time.monotonic)
+    route_said: float = field(default_factory=time.monotonic)
     log_thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def awaiting_route(self) -> bool:
+        """Its process waits for kwok to route its port-forwards (a pod whose configuration is invalid has no
+        port and never starts)."""
+        return bool(self.port) and not self.routed
 
 
 class Runner:
@@ -200,7 +218,7 @@ class Runner:
 
     def step(self) -> None:
         """One event (if any arrives soon), a pending reload, then the processes' checks."""
-        busy = any(p.proc and not p.ready for p in self.pods.values())
+        busy = any((p.proc and not p.ready) or p.awaiting_route for p in self.pods.values())
         try:
             kind, obj = self.events.get(timeout=0.25 if busy else 1.0)
             self.on_event(kind, obj)
@@ -258,16 +276,16 @@ class Runner:
         self.pods[key] = record
         if plan.dropped:
             self.say(f"{key}: vLLM flags the simulator does not take, dropped: {' '.join(plan.dropped)}")
-        self.publish(record)
-        self.start(record)
+        self.write_state()  # the record (no process yet) before its status says why it waits
+        self.check_route(record)
 
     # ------------------------------------------------------------------ processes
     def log_paths(self, plan: PodPlan) -> tuple[Path, Path]:
         stem = f"{plan.namespace}_{plan.name}_{plan.uid[:8]}"
         return self.logdir / f"{stem}.log", self.logdir / f"{stem}.previous.log"
 
-    def publish(self, record: PodProcess) -> None:
-        """The pod's PortForward and Logs (kwok reads them through its CRD informers)."""
+    def publish(self, record: PodProcess) -> str | None:
+        """Create the pod's PortForward and Logs (kwok reads them through its CRD informers); why not, if not."""
         plan, pod = record.plan, record.pod
         current, previous = self.log_paths(plan)
         ports = sorted({p.get("containerPort") for c in pod["spec"]["containers"] for p in c.get("ports") or []
@@ -276,8 +294,39 @@ class Runner:
         try:
             self.api.apply(f"{base}/portforwards", plan.name, pod_port_forward(pod, ports, record.port))
             self.api.apply(f"{base}/logs", plan.name, pod_logs(pod, [plan.container], str(current), str(previous)))
-        except ApiError as exc:
-            self.say(f"{plan.key}: could not create its PortForward/Logs: {exc}")
+        except (ApiError, OSError) as exc:
+            return f"its PortForward/Logs could not be created: {exc}"
+        record.published = True
+        return None
+
+    def check_route(self, record: PodProcess) -> None:
+        """Start the pod's process once a port-forward to its ROUTE_PROBE_PORT answers its route token (kwok
+        has its PortForward to ``record.port``); until then check again with a doubling delay."""
+        plan, now = record.plan, time.monotonic()
+        record.route_checks += 1
+        answer = None if record.published else self.publish(record)
+        if record.published:
+            token = route_token(record.pod, record.port)
+            try:
+                raw = self.api.port_forward_read(plan.namespace, plan.name, ROUTE_PROBE_PORT)
+                answer = raw.decode(errors="replace").strip() or "nothing"
+            except (ApiError, PortForwardError, OSError) as exc:
+                answer = str(exc).strip()
+            if answer == token:
+                record.routed = True
+                if record.route_checks > 1:
+                    self.say(f"{plan.key}: kwok routes its port-forwards to {HOST}:{record.port} "
+                             f"(after {now - record.adopted_at:.1f}s, check {record.route_checks})")
+                self.start(record)
+                return
+        delay = min(ROUTE_FIRST * 2 ** (record.route_checks - 1), ROUTE_MAX)
+        record.route_next = now + delay
+        waiting = (f"waiting for kwok to route the pod's port-forwards to {HOST}:{record.port} "
+                   f"(check {record.route_checks}: {answer[:200]})")
+        if record.route_checks == 1 or now - record.route_said >= ROUTE_SAY:
+            record.route_said = now
+            self.patch(record, {"waiting": {"reason": "ContainerCreating", "message": waiting}})
+            self.say(f"{plan.key}: {waiting}, for {now - record.adopted_at:.1f}s; next check in {delay:.2f}s")
 
     def start(self, record: PodProcess) -> None:
         plan = record.plan
@@ -338,7 +387,8 @@ class Runner:
                 self.say(f"{key}: restarting with the new default flags")
                 self.stop_process(record)
                 record.plan = plan  # a reconfiguration, not a crash: restartCount stays
-                self.start(record)
+                if record.routed:
+                    self.start(record)
         self.write_state()
 
     def tick(self) -> None:
@@ -355,6 +405,9 @@ class Runner:
                     self.say(f"{record.plan.key}: {'ready' if ready else 'started, not ready yet (loading)'}")
                     self.patch(record, {"running": {"startedAt": record.started_at}})
                     changed = True
+            elif record.awaiting_route and time.monotonic() >= record.route_next:
+                self.check_route(record)
+                changed = record.routed
             elif record.restart_at is not None and time.monotonic() >= record.restart_at:
                 if record.config_error is None:  # a config error never ran the container: no restart
                     record.restarts += 1
@@ -412,7 +465,7 @@ class Runner:
             "pid": os.getpid(), "engine": self.engine.name, "generation": self.generation,
             "defaults": self.defaults,
             "pods": {key: {"port": r.port, "pid": r.proc.pid if r.proc else None, "ready": r.ready,
-                           "started": r.started,
+                           "started": r.started, "routed": r.routed,
                            "pod_ip": (r.pod.get("status") or {}).get("podIP"),
                            "restarts": r.restarts, "served_model": r.plan.served_model,
                            "args": list(r.plan.sim_args), "config_error": r.config_error}

@@ -7,6 +7,7 @@ every readiness gate is True. Waits are watches (or a pidfd for a process exit),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -18,6 +19,7 @@ from kubernetes import client, watch
 from kubernetes.stream import portforward
 
 from tests.support.cluster import ensure_cluster, pod_process, restart_simulator, tools_available
+from tools.localcluster.layout import DEFAULT_SIM_MODEL
 
 pytestmark = [
     pytest.mark.cluster,
@@ -101,24 +103,9 @@ def ready(pod) -> bool:
     return condition(pod, "Ready") == "True"
 
 
-def http_get(api, namespace: str, pod: str, path: str, attempts: int = 3) -> tuple[int, str]:
+def http_get(api, namespace: str, pod: str, path: str) -> tuple[int, str]:
     """GET ``path`` from port 8000 of ``pod`` through the API server's port-forward (HTTP/1.0: one
-    response with a Content-Length, read until complete).
-
-    A dial that kwok's forwarder reports as refused is tried again (``attempts`` in all): on a loaded machine it
-    was seen once, in a full ``make test``, right after the runner's own probe of the same port had succeeded.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return _http_get_once(api, namespace, pod, path)
-        except AssertionError as exc:
-            if attempt == attempts or "connection refused" not in str(exc):
-                raise
-            time.sleep(1)
-    raise AssertionError("unreachable")
-
-
-def _http_get_once(api, namespace: str, pod: str, path: str) -> tuple[int, str]:
+    response with a Content-Length, read until complete)."""
     pf = portforward(client.CoreV1Api(api).connect_get_namespaced_pod_portforward, pod, namespace, ports="8000")
     sock = pf.socket(8000)
     sock.settimeout(20)
@@ -164,6 +151,65 @@ def test_each_pod_gets_its_own_simulator_and_port_forward_reaches_it(api, core, 
     assert not any(a.startswith("--tensor-parallel-size") for a in cmdline(beta["pid"]))  # vLLM-only flag dropped
     assert served_models(api, namespace, "alpha") == {"alpha"}
     assert served_models(api, namespace, "beta") == {"beta"}
+
+
+@contextlib.contextmanager
+def port_forwards_held_back(api, namespace: str):
+    """Within: the API server refuses kwok PortForwards in ``namespace`` (a ValidatingAdmissionPolicy), as if
+    kwok's informer had not seen the pod's PortForward yet. Entered once a dry-run create is refused."""
+    admission = client.AdmissionregistrationV1Api(api)
+    name = f"hold-port-forwards-{namespace}"
+    admission.create_validating_admission_policy({
+        "metadata": {"name": name},
+        "spec": {"failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{"apiGroups": ["kwok.x-k8s.io"], "apiVersions": ["*"],
+                                                         "operations": ["CREATE", "UPDATE"],
+                                                         "resources": ["portforwards"]}]},
+                 "validations": [{"expression": "false", "message": "held back by the test"}]}})
+    admission.create_validating_admission_policy_binding({
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}})
+    try:
+        probe = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward", "metadata": {"name": "probe"},
+                 "spec": {"forwards": [{"ports": [1], "target": {"address": "127.0.0.1", "port": 1}}]}}
+        custom = client.CustomObjectsApi(api)
+        for attempt in range(100):  # the API server loads a new policy within about a second
+            try:
+                custom.create_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", namespace, "portforwards", probe,
+                                                       dry_run="All")
+            except client.ApiException as exc:
+                assert "held back by the test" in exc.body, exc.body
+                break
+            time.sleep(0.1 * min(attempt + 1, 5))
+        else:
+            raise TimeoutError(f"the admission policy {name} does not refuse PortForwards")
+        yield
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+
+
+def test_a_pod_starts_only_once_kwok_routes_its_port_forwards_to_its_own_process(api, core, namespace):
+    """Until kwok has a pod's PortForward, a port-forward to the pod reaches the shared simulator: the runner
+    keeps the container waiting (ContainerCreating, not started, not Ready) until a port-forward through the API
+    server answers the pod's route token, and starts the process as soon as it does."""
+    with port_forwards_held_back(api, namespace):
+        core.create_namespaced_pod(namespace, vllm_pod("held", ["--served-model-name=held"]))
+        pod = wait_pod(core, namespace, "held", lambda p: "(check 1: " in (waiting_message(p) or ""),
+                       "waiting for its route")
+        status = pod.status.container_statuses[0]
+        assert status.state.waiting.reason == "ContainerCreating" and not status.started and not status.ready
+        assert not ready(pod) and pod_process(namespace, "held")["pid"] is None
+        # What a Ready pod would have served without the check: the shared simulator (the cluster-wide fallback).
+        assert served_models(api, namespace, "held") == {DEFAULT_SIM_MODEL}
+    wait_pod(core, namespace, "held", ready, "Ready once its PortForward is admitted")
+    assert served_models(api, namespace, "held") == {"held"}
+
+
+def waiting_message(pod) -> str | None:
+    status = (pod.status.container_statuses or [None])[0]
+    return status.state.waiting.message if status and status.state.waiting else None
 
 
 def test_a_readiness_gate_holds_the_pod_out_of_its_service_until_its_condition_is_true(api, core, namespace):

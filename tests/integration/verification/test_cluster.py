@@ -112,7 +112,7 @@ def test_pods_of_an_older_revision_do_not_count(cluster, api, namespace):
     client.AppsV1Api(api).patch_namespaced_deployment(
         "llama-rev", namespace, {"spec": {"template": kube.pod_template("llama-rev", gpus=3)}}
     )
-    report, _ = run(cluster, namespace, "llama-rev", grace_seconds=5)
+    report, _ = run(cluster, namespace, "llama-rev", grace_seconds=5, unschedulable_grace_seconds=5)
     assert not report.passed
     ready = report.results[1]
     assert "Unschedulable" in ready.observed and old_pod not in ready.observed

@@ -1,6 +1,7 @@
 """components.config: the shipped stacks validate; every bad configuration is named precisely."""
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,71 @@ def test_recreate_warns_that_it_means_downtime_and_verified_does_not():
         "fails the verification leaves nothing serving. Use release.rollout: verified (needs GPUs for 1 extra pod) to "
         "keep serving."]
     assert config_warnings(validate_config(with_change("release.rollout", "verified"))) == []
+
+
+# Numbers in the stack config: one rule (components.quantity.plain_number) for every whole number and number.
+_NOT_NUMBERS = [
+    ("nan", "'nan'"), ("inf", "'inf'"), ("-inf", "'-inf'"), ("Infinity", "'Infinity'"), ("1e999", "'1e999'"),
+    (yaml.safe_load(".nan"), "nan"), (yaml.safe_load(".inf"), "inf"), (yaml.safe_load("-.inf"), "-inf"),
+    (json.loads("NaN"), "nan"), (json.loads("-Infinity"), "-inf"),  # components.stack_config parses with json.loads
+    (True, "True"), (False, "False"), ("1_000", "'1_000'"), ("three", "'three'"), (None, "None"),
+]
+_OTHER_DIGITS = ["\uff13", "\u0663", "\u00b3"]  # full-width 3, Arabic-Indic 3, superscript 3: all look like 3
+
+
+@pytest.mark.parametrize("value, shown", _NOT_NUMBERS, ids=[repr(v) for v, _ in _NOT_NUMBERS])
+def test_a_whole_number_that_is_not_finite_or_not_a_number_is_named(value, shown):
+    """release.replicas: NaN, infinities (strings or YAML's .nan/.inf), booleans and Python-only syntax are refused
+    with the config error at preview, never a crash."""
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.replicas", value))
+    assert error.value.problems == [
+        f"vllm-deploy:release.replicas: {shown} is not valid; expected a whole number >= 1 and <= 64"]
+
+
+@pytest.mark.parametrize("value, shown", _NOT_NUMBERS, ids=[repr(v) for v, _ in _NOT_NUMBERS])
+def test_a_number_that_is_not_finite_or_not_a_number_is_named(value, shown):
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("gpuWait.timeoutMinutes", value))
+    assert error.value.problems == [
+        f"vllm-deploy:gpuWait.timeoutMinutes: {shown} is not valid; expected a number > 0 and <= 1440"]
+
+
+@pytest.mark.parametrize("value", _OTHER_DIGITS, ids=ascii)
+@pytest.mark.parametrize("key, allowed", [("release.replicas", "expected a whole number >= 1 and <= 64"),
+                                          ("gpuWait.timeoutMinutes", "expected a number > 0 and <= 1440")])
+def test_digits_other_than_0_to_9_are_refused_with_a_hint(key, allowed, value):
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change(key, value))
+    assert error.value.problems == [
+        f"vllm-deploy:{key}: {value!r} is not valid; {allowed} (written with the digits 0-9)"]
+
+
+@pytest.mark.parametrize("value, replicas", [(2, 2), (2.0, 2), ("2", 2), (" 3 ", 3), ("3.0", 3), ("+4", 4),
+                                             ("1e1", 10), (64, 64), ("64", 64)])
+def test_whole_numbers_are_read_as_written(value, replicas):
+    assert validate_config(with_change("release.replicas", value)).release.replicas == replicas
+
+
+@pytest.mark.parametrize("value", [0, 65, 1.5, "1.5", "-1", -1e308])
+def test_whole_numbers_outside_the_range_are_refused(value):
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("release.replicas", value))
+    assert error.value.problems == [
+        f"vllm-deploy:release.replicas: {value!r} is not valid; expected a whole number >= 1 and <= 64"]
+
+
+@pytest.mark.parametrize("value, seconds", [(5, 300), (0.5, 30), ("2.5", 150), (" 1 ", 60), ("1e1", 600),
+                                            (1440, 86400)])
+def test_numbers_are_read_as_written(value, seconds):
+    assert validate_config(with_change("gpuWait.timeoutMinutes", value)).gpu_wait.timeout_seconds == seconds
+
+
+def test_a_bare_memory_number_in_exponent_form_is_bytes_too():
+    """"1e3" is 1000 bytes to Kubernetes, like "1000": the same 'did you mean Gi' problem."""
+    with pytest.raises(ConfigError) as error:
+        validate_config(with_change("resources.limits.memory", "1e3"))
+    assert error.value.problems == [
+        "vllm-deploy:resources.limits.memory: '1e3' is not valid; a bare number is bytes, and 1e3 bytes cannot hold a "
+        "model server; did you mean 1000Gi? (sizes need a unit: Gi, Mi, ...; a bare number is allowed only from 1Gi "
+        "= 1073741824 bytes)"]

@@ -3,12 +3,13 @@
 Tested against tests/support/quantity_cases.py, the table the policy pack's parser is tested against too.
 """
 
+import math
 from decimal import Decimal
 
 import pytest
 from kubernetes.utils import parse_quantity as upstream_parse_quantity
 
-from components.quantity import QuantityError, is_quantity, parse_quantity
+from components.quantity import QuantityError, is_quantity, parse_quantity, plain_number
 from tests.support.quantity_cases import CASES, INVALID, REFUSED, VALID, case_id
 
 
@@ -52,3 +53,23 @@ def test_kubernetes_client_parser_is_not_enough():
     }
     assert disagree["float:0.1"] == Decimal(0.1) != Decimal("0.1")
     assert disagree["str:'123456789012345678901234567890Ei'"] == Decimal("1.423359869420436337655244274E+47")
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_plain_number_reads_finite_numbers_without_a_unit_only(case):
+    """The stack config's numbers (replicas, timeouts, ...): the row's value as a float where the table marks it a
+    plain finite number, else None -- the same rule as the policy pack's reading.as_number (tested on this table)."""
+    number = plain_number(case.value)
+    if case.plain and math.isfinite(float(case.expected)):
+        assert isinstance(number, float) and number == float(case.expected)
+    else:
+        assert number is None
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "+inf", "Infinity", "1e999", "-1e999",
+                                   float("nan"), float("inf"), float("-inf"), 10**400,
+                                   "\uff13", "\u0663", "\u00b2", "1_000", "0x10", "3Gi", "", True, False, None])
+def test_plain_number_refuses_non_finite_values_and_other_digits(value):
+    """NaN and the infinities (as strings, YAML floats, or beyond a float's range), digits other than ASCII 0-9
+    (full-width, Arabic-Indic, superscript), Python-only syntax, units, booleans: none is a plain number."""
+    assert plain_number(value) is None

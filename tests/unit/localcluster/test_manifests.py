@@ -1,10 +1,11 @@
-from tools.localcluster.layout import CPU_NODES, GPU_NODES, GPUS_PER_NODE
+from tools.localcluster.layout import CPU_NODES, GPU_NODES, GPUS_PER_NODE, ROUTE_PROBE_PORT
 from tools.localcluster.manifests import (
     check_pod,
     cluster_objects,
     node_manifest,
     pod_logs,
     pod_port_forward,
+    route_token,
 )
 
 POD = {"metadata": {"name": "llama-abc", "namespace": "ns1", "uid": "u-1"}}
@@ -41,7 +42,15 @@ def test_port_forward_is_named_after_the_pod_and_owned_by_it():
     assert (pf["kind"], pf["metadata"]["name"], pf["metadata"]["namespace"]) == ("PortForward", "llama-abc", "ns1")
     assert pf["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "llama-abc",
                                                   "uid": "u-1"}]
-    assert pf["spec"]["forwards"] == [{"ports": [8000, 9000], "target": {"address": "127.0.0.1", "port": 41234}}]
+    assert pf["spec"]["forwards"] == [{"ports": [8000, 9000], "target": {"address": "127.0.0.1", "port": 41234}},
+                                      {"ports": [ROUTE_PROBE_PORT], "command": ["echo", "u-1 41234"]}]
+
+
+def test_the_route_token_tells_pods_of_one_name_and_versions_of_one_pod_apart():
+    other_pod = {**POD, "metadata": {**POD["metadata"], "uid": "u-2"}}
+    tokens = {route_token(POD, 41234), route_token(POD, 41235), route_token(other_pod, 41234)}
+    assert len(tokens) == 3
+    assert ROUTE_PROBE_PORT not in (8000, 9000)
 
 
 def test_logs_point_at_the_current_and_previous_files():

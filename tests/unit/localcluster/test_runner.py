@@ -1,6 +1,12 @@
+import time
+
 from tools.localcluster.controlplane import runner_settled
+from tools.localcluster.kubeapi import ApiError, PortForwardError
+from tools.localcluster.layout import ROUTE_PROBE_PORT, Layout
 from tools.localcluster.processes import cri_line, is_orphan_of
 from tools.localcluster.runner import (
+    PodProcess,
+    Runner,
     backoff,
     container_status,
     is_runner_pod,
@@ -80,3 +86,85 @@ def test_orphans_are_our_binaries_with_our_state_or_our_helpers_with_our_logs():
     assert not is_orphan_of(["/r/.tools/bin/etcd", "--data-dir=/other/.state/cluster/data"], bins, state, logs)
     assert is_orphan_of(["python3", "tools/cluster", "_runner", "--engine=sim", logs], bins, state, logs)
     assert not is_orphan_of(["python3", "tools/cluster", "_runner", "/other/logs"], bins, state, logs)
+
+
+class RouteApi:
+    """The runner's API for check_route: PortForward/Logs creation, and the answers of successive port-forwards
+    to the route probe port (a str is the data read, an exception is raised)."""
+
+    def __init__(self, answers, apply_failures=0):
+        self.answers, self.apply_failures, self.applied, self.reads = list(answers), apply_failures, [], 0
+        self.statuses = []
+
+    def patch_status(self, path, status):
+        self.statuses.append(status["containerStatuses"][0])
+        return {**self.pod, "status": status}
+
+    def apply(self, path, name, body):
+        if self.apply_failures:
+            self.apply_failures -= 1
+            raise ApiError(500, "etcdserver: request timed out")
+        self.applied.append(body["kind"])
+        return body
+
+    def port_forward_read(self, namespace, pod, port, until=b"\n", timeout=3):
+        assert (namespace, pod, port) == ("ns", "llama-1", ROUTE_PROBE_PORT)
+        self.reads += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer.encode()
+
+
+def route_runner(tmp_path, api):
+    runner = Runner(Layout(tmp_path), api, engine=None, default_model="llama-7b")
+    started = []
+    runner.start = started.append
+    runner.say = lambda msg: None
+    record = PodProcess(PLAN, 41234, {**pod("vllm"), "metadata": {**pod("vllm")["metadata"], "uid": "uid-1"}})
+    api.pod = record.pod
+    return runner, record, started
+
+
+def test_the_process_starts_only_once_kwok_routes_the_pods_port_forwards_to_its_port(tmp_path):
+    api = RouteApi([PortForwardError('no forward found for port 65535 in pod "ns/llama-1"'),
+                    "uid-0 41234\n",  # a previous pod of the same name
+                    "uid-1 40000\n",  # an earlier version of this pod's PortForward
+                    "uid-1 41234\n"])
+    runner, record, started = route_runner(tmp_path, api)
+    for _ in range(3):
+        runner.check_route(record)
+        assert not started and record.awaiting_route
+    runner.check_route(record)
+    assert started == [record] and record.routed and not record.awaiting_route
+    assert api.applied == ["PortForward", "Logs"] and api.reads == 4
+    # the first failed check shows in the container's status, like a kubelet's ContainerCreating
+    [status] = api.statuses
+    assert status["state"]["waiting"]["reason"] == "ContainerCreating" and not status["ready"]
+    assert "127.0.0.1:41234 (check 1: no forward found" in status["state"]["waiting"]["message"]
+
+
+def test_waits_between_route_checks_double_up_to_a_bound(tmp_path):
+    api = RouteApi([OSError("timed out")] * 12)
+    runner, record, _ = route_runner(tmp_path, api)
+    record.published = True
+    gaps = []
+    for _ in range(12):
+        before = time.monotonic()
+        runner.check_route(record)
+        gaps.append(round(record.route_next - before, 2))
+    assert gaps[:3] == [0.05, 0.1, 0.2] and max(gaps) == 2.0 and gaps == sorted(gaps)
+
+
+def test_a_portforward_that_could_not_be_created_is_created_again_before_the_next_check(tmp_path):
+    api = RouteApi(["uid-1 41234\n"], apply_failures=1)
+    runner, record, started = route_runner(tmp_path, api)
+    runner.check_route(record)
+    assert not record.published and api.reads == 0 and not started
+    assert "could not be created: HTTP 500: etcdserver" in api.statuses[0]["state"]["waiting"]["message"]
+    runner.check_route(record)  # creates it, then checks
+    assert record.published and started == [record] and api.reads == 1
+
+
+def test_a_pod_with_an_invalid_configuration_never_waits_for_a_route():
+    assert not PodProcess(PLAN, 0, pod("vllm"), config_error="bad annotation").awaiting_route

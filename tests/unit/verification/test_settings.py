@@ -108,6 +108,13 @@ def test_revision_normalization():
     assert normalize_revision("v2") == "v2"
 
 
+def test_revision_digits_are_0_to_9_only():
+    """A superscript or full-width digit is text, never int()'s crash (superscript) or a silent 3 (full-width)."""
+    assert normalize_revision(" 7 ") == 7
+    assert normalize_revision("\u00b2") == "\u00b2" and normalize_revision("\uff13") == "\uff13"
+    assert normalize_revision(float("nan")) != 0 and normalize_revision(True) is True
+
+
 def test_reverify_keys_cover_every_setting_but_not_the_kubeconfig():
     assert "kubeconfig" not in REVERIFY_KEYS
     for key in ("revision", "samples", "p95_limit_seconds", "prompt", "provider_version", "access_mode", "namespace"):

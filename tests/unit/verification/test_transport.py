@@ -19,6 +19,12 @@ def test_numeric_target_port():
     assert resolve_container_port(SERVICE, POD, 9000) == 9100
 
 
+def test_a_target_port_of_other_digits_is_a_name_not_a_number():
+    service = {"spec": {"ports": [{"port": 8000, "targetPort": "8080"}, {"port": 9000, "targetPort": "\u00b2"}]}}
+    assert resolve_container_port(service, POD, 8000) == 8080
+    assert resolve_container_port(service, POD, 9000) == 9000  # no container port of that name: the Service port
+
+
 def test_falls_back_to_the_service_port():
     assert resolve_container_port(None, None, 8000) == 8000
     assert resolve_container_port(SERVICE, None, 8000) == 8000  # named, but no pod to resolve it
