@@ -36,7 +36,7 @@ class Benchmark:
 BENCHMARKS = (
     Benchmark("pulumi_overhead", "bench/pulumi_overhead.py", "pulumi.md",
               "pulumi preview / no-op up of our program vs a bare helm.v3.Release",
-              ("--trials", "5"), ("--trials", "2")),
+              ("--trials", "9"), ("--trials", "2")),
     Benchmark("gpu_gate_reaction", "bench/gpu_gate_reaction.py", "gpu_gate.md",
               "GPU gate reaction to freed GPUs vs a backoff polling loop",
               ("--trials", "20", "--initial", "5", "--cap", "60", "--max-delay", "5"),

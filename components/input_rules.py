@@ -15,11 +15,15 @@ from components.kube_names import is_dns_label
 from components.problems import Problem
 from components.unknowns import is_unknown
 
-__all__ = ["Rule", "apply_rules", "choice", "dns_label", "finite_number", "integer", "path", "shown", "typed_settings",
-           "whole_number"]
+__all__ = ["InvalidInputs", "Rule", "apply_rules", "choice", "dns_label", "finite_number", "integer", "path", "shown",
+           "typed_settings", "whole_number"]
 
 Rule = Callable[[Any], tuple[Any, str | None]]
 T = TypeVar("T")
+
+
+class InvalidInputs(ValueError):
+    """A dynamic resource's inputs fail its rules at create/update (``check`` reports the same problems first)."""
 
 
 def shown(value: Any) -> str:
@@ -79,12 +83,12 @@ def path(value: Any) -> tuple[Any, str | None]:
 
 def typed_settings(cls: type[T], resource: str, keys: Iterable[str], normalized: Mapping[str, Any],
                    problems: list[Problem]) -> T:
-    """``cls`` from validated inputs; raises ``ValueError`` listing every problem, and any of ``keys`` still unknown."""
+    """``cls`` from validated inputs; raises ``InvalidInputs`` listing every problem, and any of ``keys`` unknown."""
     unknown = [k for k in keys if is_unknown(normalized.get(k))]
     if unknown:
         problems = [*problems, Problem(unknown[0], f"{', '.join(unknown)} not known yet (preview)")]
     if problems:
-        raise ValueError(f"invalid {resource} inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
+        raise InvalidInputs(f"invalid {resource} inputs:\n" + "\n".join(f"  - {p.reason}" for p in problems))
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in normalized.items() if k in names})
 

@@ -21,6 +21,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from components.kube import KubeAccess, KubeAccessError, api_client_for, describe_source
+from components.provider_errors import plain_failures
 from components.resource_args import ClusterArgs
 from components.unknowns import is_unknown
 
@@ -94,6 +95,7 @@ def _outputs(props: dict[str, Any], revision: Any, objects: int, drift: list[str
     return outs
 
 
+@plain_failures(ReleaseDriftFailed)
 class ReleaseDriftProvider(dyn.ResourceProvider):
     """check / diff / create / update / read of ``ReleaseDrift``; delete has nothing to remove."""
 

@@ -18,6 +18,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from ..cancellation import ENGINE_CANCELLATION, install_engine_cancel_hook
 from ..kube import KubeAccess, KubeAccessError, api_client_for
+from ..provider_errors import plain_failures
 from ..resource_args import ClusterArgs
 from .capacity import CapacityReport
 from .inputs import (
@@ -119,7 +120,7 @@ def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...]
                 **wait_settings_from_inputs(inputs),
             )
     except (GpuCapacityError, KubeAccessError) as exc:
-        # The engine prints the traceback with the message: keep it to this frame.
+        # Shown as this message alone (components/provider_errors.py); no chained cause.
         raise GpuCapacityGateFailed(str(exc)) from None
     return {
         "placeable_replicas": result.report.placeable_replicas,
@@ -128,6 +129,7 @@ def _pass_gate(inputs: Mapping[str, Any], replacing: tuple[tuple[str, str], ...]
     }
 
 
+@plain_failures(GpuCapacityGateFailed)
 class GpuCapacityGateProvider(ResourceProvider):
     """Stateless provider: validate in ``check``, wait in ``create``/``update``, nothing to delete."""
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from psycopg import ProgrammingError
-from psycopg.conninfo import conninfo_to_dict
-
 __all__ = [
     "LIBPQ_ENV",
     "Target",
@@ -34,15 +31,28 @@ _SCHEMES = ("postgresql://", "postgres://")
 _FORMS = "a postgresql://user@host:port/dbname URL or a libpq 'host=... dbname=...' string"
 
 
+def _parsed(conninfo: str) -> dict | None:
+    """libpq's reading of ``conninfo`` as a dict, or None when libpq cannot parse it.
+
+    psycopg is imported here, not at module level: ``VllmModel`` imports this module on every preview, and
+    psycopg's import is about a third of the program's own start-up.
+    """
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(conninfo)
+    except ProgrammingError:
+        return None
+
+
 def conninfo_problem(conninfo: str) -> str | None:
     """Why ``conninfo`` is not a usable connection string, or None; the value itself is never quoted."""
     if conninfo == "":
         return None
     if not conninfo.startswith(_SCHEMES) and "=" not in conninfo:
         return _FORMS + " (value hidden: it is a secret)"
-    try:
-        conninfo_to_dict(conninfo)
-    except ProgrammingError:
+    if _parsed(conninfo) is None:
         # libpq's message may quote part of the string (the password): say only what is allowed.
         return _FORMS + " that libpq can parse (value hidden: it is a secret)"
     return None
@@ -85,10 +95,7 @@ class Target:
 
 def describe_target(conninfo: str, environ: Mapping[str, str]) -> Target:
     """The server libpq will contact for ``conninfo``, filling gaps from the environment as libpq does."""
-    try:
-        params = conninfo_to_dict(conninfo) if conninfo else {}
-    except ProgrammingError:
-        params = {}
+    params = (_parsed(conninfo) or {}) if conninfo else {}
     user = str(params.get("user") or environ.get("PGUSER") or environ.get("USER") or "(current user)")
     return Target(
         host=str(params.get("host") or params.get("hostaddr") or environ.get("PGHOST")
@@ -102,10 +109,7 @@ def describe_target(conninfo: str, environ: Mapping[str, str]) -> Target:
 def secrets_of(conninfo: str, environ: Mapping[str, str]) -> list[str]:
     """Every password that could reach a message: in the connection string, its URL form, ``PGPASSWORD``."""
     found: list[str] = []
-    try:
-        password = conninfo_to_dict(conninfo).get("password") if conninfo else None
-    except ProgrammingError:
-        password = None
+    password = (_parsed(conninfo) or {}).get("password") if conninfo else None
     if password:
         found.append(str(password))
     if conninfo.startswith(_SCHEMES) and "@" in conninfo:

@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
+from ..provider_errors import plain_failures
 from ..resource_args import ResourceArgs
 from .connection import missing_connection_problem
 from .settings import PROVIDER_VERSION, REGISTER_KEYS, RegistrySettings, settings_from, validate
@@ -103,6 +104,7 @@ def _register(props: dict[str, Any]) -> dict[str, Any]:
     return outs
 
 
+@plain_failures(RegistrationFailed)
 class ModelRegistryEntryProvider(dyn.ResourceProvider):
     """check / diff / create / update / delete / read of ``ModelRegistryEntry``."""
 

@@ -19,6 +19,7 @@ import pulumi.dynamic as dyn
 
 from ..cancellation import ENGINE_CANCELLATION, OperationCancelled, install_engine_cancel_hook
 from ..kube import KubeAccess, api_client_for
+from ..provider_errors import plain_failures
 from ..resource_args import ClusterArgs
 from .settings import (
     PROVIDER_VERSION,
@@ -76,6 +77,7 @@ def _same(old: Any, new: Any) -> bool:
     return normalize_revision(old) == normalize_revision(new)
 
 
+@plain_failures(VerificationFailed)
 class DeploymentVerificationProvider(dyn.ResourceProvider):
     """check / diff / create / update of ``DeploymentVerification``; delete has nothing to remove."""
 

@@ -144,6 +144,9 @@ def test_impossible_request_fails_in_seconds_with_the_reason(deployed_project, k
     result = project.up()
     assert not result.ok
     assert "GPU capacity can never be met" in result.output
+    # Our message alone, no Python frames above it (components/provider_errors.py).
+    assert "error: components.gpu_gate.resource.GpuCapacityGateFailed: GPU capacity can never be met" in result.output
+    assert "Traceback" not in result.output, result.output
     assert "3 nvidia.com/gpu" in result.output and "allocatable" in result.output.lower()
     # failed on the first look at the cluster: no waiting line, not the timeout's "not available after 10m"
     assert "GPU capacity not available after" not in result.output, result.output
@@ -167,6 +170,7 @@ def test_serving_fault_fails_up_with_the_check_table_and_next_up_recovers(deploy
     assert not failed.ok
     assert "vLLM deployment verification FAILED" in failed.output
     assert "CHECK" in failed.output and expected in failed.output, failed.output
+    assert "Traceback" not in failed.output, failed.output
     recovered = project.up()  # the fault is gone: no state surgery needed
     assert recovered.ok, recovered.output
     assert project.outputs()["verification"]["passed"] is True

@@ -7,18 +7,22 @@ Here the test plays the engine: Check, Create (which waits), then Cancel, over g
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2
+from grpc._utilities import DictionaryGenericHandler
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto, rpc
 from pulumi.runtime.proto import provider_pb2_grpc
 
-from components.cancellation import Cancellation, install_engine_cancel_hook
+from components.cancellation import Cancellation, _cancel_tables, _served_handlers, install_engine_cancel_hook
 from tests.support.cancel_probe import WaitsForEngineCancel
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,3 +72,21 @@ def test_a_cancellation_calls_subscribers_once_and_late_subscribers_at_once():
     unsubscribe()
     assert calls == ["early", "late"] and cancellation.cancelled and cancellation.reason == "stop"
     assert cancellation.wait(3600) is True
+
+
+
+def test_the_cancel_handler_is_found_from_the_servers_thread_without_scanning_every_object():
+    """The fast path of install_engine_cancel_hook (the first check waits for it) finds what the scan finds."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(provider_pb2_grpc.ResourceProviderServicer(), server)
+    server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    serving = [t for t in threading.enumerate() if any(hasattr(a, "generic_handlers") for a in getattr(t, "_args", ()))]
+    try:
+        found = _cancel_tables(_served_handlers(), DictionaryGenericHandler)
+        scanned = _cancel_tables(gc.get_objects(), DictionaryGenericHandler)
+        assert len(found) == 1 and any(table is found[0] for table in scanned)
+    finally:
+        server.stop(0).wait(30)
+        for thread in serving:
+            thread.join(30)  # later tests see no gRPC server in this process
