@@ -33,7 +33,7 @@ from .readiness_gate import GatedAssessment, assess_verified_rollout, gate_condi
 from .settings import VerificationSettings
 from .stats import LatencySummary
 from .transport import port_forward_endpoint
-from .verify import _pod_port, wait_options
+from .verify import pod_port, wait_options
 
 __all__ = ["GateNotSet", "PodCheck", "RolloutRun", "drive_rollout", "patch_gate", "verify_rollout"]
 
@@ -206,7 +206,7 @@ def _check_pod(
 ) -> PodCheck:
     cancellation.raise_if_cancelled(f"checking new pod {pod}")
     try:
-        port = _pod_port(settings, api_client, pod)
+        port = pod_port(settings, api_client, pod)
         with port_forward_endpoint(api_client, settings.namespace, pod, port, headers) as endpoint:
             # Ctrl-C: the next request raises OperationCancelled (requests in flight finish within their timeout)
             endpoint.client.event_hooks["request"].append(

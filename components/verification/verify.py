@@ -114,7 +114,7 @@ def api_headers(api_client: client.ApiClient, settings: VerificationSettings) ->
         raise ValueError(str(exc)) from None
 
 
-def _pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod: str) -> int:
+def pod_port(settings: VerificationSettings, api_client: client.ApiClient, pod: str) -> int:
     """The container port behind the Service's port for ``pod`` (the Service's targetPort, maybe named)."""
     core = client.CoreV1Api(api_client)
     service = pod_json = None
@@ -138,7 +138,7 @@ def open_endpoint(
         return service_proxy_endpoint(
             api_client, settings.namespace, settings.release_name, settings.service_port, headers)
     pod = rollout.assessment.ready_pod_names[0]
-    return port_forward_endpoint(api_client, settings.namespace, pod, _pod_port(settings, api_client, pod), headers)
+    return port_forward_endpoint(api_client, settings.namespace, pod, pod_port(settings, api_client, pod), headers)
 
 
 def readiness_prober(settings: VerificationSettings, api_client: client.ApiClient) -> Prober | None:
@@ -152,7 +152,7 @@ def readiness_prober(settings: VerificationSettings, api_client: client.ApiClien
         if settings.access_mode == "direct":
             endpoint_cm = direct_endpoint(settings.direct_url)
         else:
-            port = _pod_port(settings, api_client, pod)
+            port = pod_port(settings, api_client, pod)
             endpoint_cm = port_forward_endpoint(api_client, settings.namespace, pod, port)
         with endpoint_cm as endpoint:
             return probe_readiness(endpoint.client, settings.health_path, settings.ready_path, timeout)
