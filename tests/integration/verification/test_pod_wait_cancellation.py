@@ -33,15 +33,17 @@ def api():
 
 
 class WatchedRollout(KubeRollout):
-    """Records when its pod watch ends, before that end may wake ``wait_for_change``."""
+    """Records whether the end of its pod watch was what woke ``wait_for_change`` (nothing else had woken it: the
+    cancellation did not), as opposed to a watch that ends after the wait already woke (e.g. closed on an error)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.watch_ended = threading.Event()
+        self.woken_by_watch_end = threading.Event()
 
     def _watch_once(self, watcher, timeout, woke):
         super()._watch_once(watcher, timeout, threading.Event())  # returns when the watch ends
-        self.watch_ended.set()
+        if not woke.is_set():
+            self.woken_by_watch_end.set()
         woke.set()
 
 
@@ -58,4 +60,4 @@ def test_cancellation_wakes_the_pod_watch_at_any_moment(api, cancel_after):
     rollout.wait_for_change(WATCH_SECONDS)
     print(f"\nmeasured: woke {time.monotonic() - started:.3f}s after the wait began (watch timeout {WATCH_SECONDS}s)")
     assert cancellation.cancelled
-    assert not rollout.watch_ended.is_set(), "woke only when the watch ended (its own timeout), not on cancellation"
+    assert not rollout.woken_by_watch_end.is_set(), "woke only when the watch ended, not on cancellation"
