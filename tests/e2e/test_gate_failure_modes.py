@@ -23,6 +23,7 @@ import pytest
 from kubernetes import client, watch
 
 from tests.integration.gpu_gate.kube_helpers import create_gpu_node, delete_node, wait_for_nodes_ready
+from tests.support.gpu_holders import delete_pods, gpu_holder
 from tests.support.pulumi_project import local_stack_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
@@ -131,21 +132,11 @@ def blockers(kube):
             if free <= 0:
                 continue
             name = f"hold-{node}"
-            core.create_namespaced_pod(namespace, {
-                "metadata": {"name": name},
-                "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}],
-                         "automountServiceAccountToken": False,
-                         "containers": [{"name": "hold", "image": "registry.invalid/hold:1",
-                                         "resources": {"limits": {GPU: str(free)}, "requests": {GPU: str(free)}}}]}})
+            core.create_namespaced_pod(namespace, gpu_holder(name, node, free, image="registry.invalid/hold:1"))
             names.append(name)
 
     def free() -> None:
-        for name in names:
-            try:
-                core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-            except client.ApiException as exc:
-                if exc.status != 404:
-                    raise
+        delete_pods(core, namespace, names)
 
     hold_all.free = free
     yield hold_all

@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client, watch
 
 from tests.support.cluster import restart_simulator
+from tests.support.gpu_holders import delete_pods, gpu_holder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 GPU = "nvidia.com/gpu"
@@ -73,12 +74,7 @@ def all_gpus_taken(kube, cluster):
     for node in cluster.gpu_nodes:
         allocatable = int(core.read_node(node).status.allocatable[GPU])
         name = f"blocker-{node}"
-        core.create_namespaced_pod(namespace, {
-            "metadata": {"name": name},
-            "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}],
-                     "containers": [{"name": "hold", "image": "busybox:1.36",
-                                     "resources": {"limits": {GPU: str(allocatable)},
-                                                   "requests": {GPU: str(allocatable)}}}]}})
+        core.create_namespaced_pod(namespace, gpu_holder(name, node, allocatable))
         names.append(name)
 
     def free() -> None:
@@ -86,12 +82,7 @@ def all_gpus_taken(kube, cluster):
             core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
 
     yield free
-    for name in names:
-        try:
-            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
+    delete_pods(core, namespace, names)
     for name in names:  # wait (event driven, bounded) until the GPUs are free again for the next test
         selector = f"metadata.name={name}"
         listed = core.list_namespaced_pod(namespace, field_selector=selector)

@@ -16,6 +16,7 @@ from kubernetes import client
 
 from components.presets import VERIFIED_CONDITION
 from tests.support.endpoint_watch import EndpointSliceWatch, ServicePodWatch
+from tests.support.gpu_holders import delete_pods, gpu_holder
 from tests.support.pulumi_project import ROOT
 
 pytestmark = [
@@ -189,21 +190,12 @@ def other_node_blocked(kube, cluster):
         except client.ApiException as exc:
             if exc.status != 409:
                 raise
-        gpus = str(core.read_node(node).status.allocatable[GPU])
-        core.create_namespaced_pod(namespace, {
-            "metadata": {"name": f"blocker-{node}"},
-            "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}],
-                     "containers": [{"name": "hold", "image": "busybox:1.36",
-                                     "resources": {"limits": {GPU: gpus}, "requests": {GPU: gpus}}}]}})
+        gpus = core.read_node(node).status.allocatable[GPU]
+        core.create_namespaced_pod(namespace, gpu_holder(f"blocker-{node}", node, gpus))
         created.append(f"blocker-{node}")
 
     yield block
-    for name in created:
-        try:
-            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
+    delete_pods(core, namespace, created)
 
 
 def test_full_cluster_gate_waits_for_the_surge_pod_then_names_the_choice(verified_project, kube, cluster,
