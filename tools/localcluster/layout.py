@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.vllmenv.podspec import SERVING_PORT
+
 HOST = "127.0.0.1"
 CONTEXT = "vllm-local"
 
@@ -23,7 +25,7 @@ PREFERRED_PORTS = {
     "etcd": 23790, "etcd_peer": 23800, "apiserver": 26443, "controller_manager": 26257,
     "scheduler": 26259, "kwok": 26250, "sim": 28000,
 }
-SIM_CONTAINER_PORT = 8000
+SIM_CONTAINER_PORT = SERVING_PORT  # the chart's vLLM container port (one home: tools/vllmenv/podspec.py)
 # A port no pod declares. Each runner pod's PortForward answers a port-forward to it with the pod's route token
 # (manifests.route_token: kwok runs `echo`), so the runner can see that kwok routes the pod's port-forwards to the
 # pod's own process before it reports the container running (kwok reads PortForwards through an informer: until

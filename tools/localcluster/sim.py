@@ -16,7 +16,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from .layout import DEFAULT_SIM_MODEL, SIM_CONTAINER_PORT
+from tools.vllmenv.podspec import serving_container
+
+from .layout import DEFAULT_SIM_MODEL
 
 # A small, GPU-like latency so the verification measures something (later flags override these).
 SIM_DEFAULT_LATENCY = ("--time-to-first-token=30ms", "--inter-token-latency=4ms")
@@ -83,15 +85,6 @@ def parse_flags(args: list[str]) -> list[tuple[str, list[str], str]]:
     return out
 
 
-def served_container(pod: dict) -> dict:
-    """The container that serves: the one exposing port 8000, else the first."""
-    containers = pod["spec"]["containers"]
-    for c in containers:
-        if any(p.get("containerPort") == SIM_CONTAINER_PORT for p in c.get("ports") or []):
-            return c
-    return containers[0]
-
-
 def translate_vllm_args(args: list[str]) -> tuple[list[str], list[str]]:
     """A container's vLLM arguments -> (simulator flags, dropped flags)."""
     kept, dropped = [], []
@@ -133,7 +126,7 @@ def annotation_args(annotations: dict[str, str]) -> tuple[list[str], bool]:
 def plan_for(pod: dict, defaults: list[str], default_model: str = DEFAULT_SIM_MODEL) -> PodPlan:
     """The simulator configuration of ``pod`` (see the module docstring for the order)."""
     meta = pod["metadata"]
-    container = served_container(pod)
+    container = serving_container(pod)
     pod_args, dropped = translate_vllm_args(list(container.get("args") or []))
     flags = {name: values for name, values, _ in parse_flags(pod_args)}
     if "model" not in flags:

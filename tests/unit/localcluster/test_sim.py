@@ -8,10 +8,10 @@ from tools.localcluster.sim import (
     annotation_args,
     parse_flags,
     plan_for,
-    served_container,
     shared_sim_command,
     translate_vllm_args,
 )
+from tools.vllmenv.podspec import serving_container
 
 CHART_ARGS = ["--model=meta-llama/Llama-2-7b-hf", "--served-model-name=llama-7b", "--host=0.0.0.0", "--port=8000",
               "--tensor-parallel-size=2", "--gpu-memory-utilization=0.9", "--dtype=auto", "--max-model-len=4096",
@@ -96,8 +96,8 @@ def test_bad_shell_quoting_in_args_annotation():
 def test_served_container_is_the_one_with_port_8000():
     sidecar = {"name": "proxy", "image": "envoy", "ports": [{"containerPort": 9901}]}
     main = {"name": "server", "image": "vllm", "ports": [{"containerPort": 8000}]}
-    assert served_container(pod(containers=[sidecar, main]))["name"] == "server"
-    assert served_container(pod(containers=[sidecar]))["name"] == "proxy"
+    assert serving_container(pod(containers=[sidecar, main]))["name"] == "server"
+    assert serving_container(pod(containers=[sidecar]))["name"] == "proxy"
 
 
 def test_shared_simulator_command():
