@@ -14,6 +14,9 @@ STACK ?= local
 # empty: a new cluster gets sim, a running one keeps its engine.
 ENGINE ?=
 PYTEST_ARGS ?=
+# make test's pytest workers (pytest-xdist; each test module runs whole on one worker). Each worker past the first
+# gets a local cluster of its own under .state/workers/ (tests/conftest.py). 0: one process, no xdist.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help setup tools vllm-env vllm-env-required cluster-up cluster-down demo preview promote drift test test-unit lint bench destroy clean
 
@@ -51,8 +54,11 @@ cluster-up: tools $(if $(filter vllm,$(ENGINE)),vllm-env-required)
 vllm-env-required:
 	$(ROOT)/tools/vllm-env >/dev/null
 
+# The worktree's cluster, then the test workers' own clusters (.state/workers/*, see tests/conftest.py).
 cluster-down:
 	$(ROOT)/tools/cluster down
+	@for state in $(ROOT)/.state/workers/*/; do \
+	  [ -d "$$state" ] && VLLM_DEPLOY_STATE="$$state" $(ROOT)/tools/cluster down; done; true
 
 demo: setup cluster-up
 	$(ROOT)/tools/demo
@@ -87,7 +93,7 @@ test-unit: setup
 	$(VENV)/bin/python -m pytest -m "not cluster and not e2e and not tools and not vllm" $(PYTEST_ARGS)
 
 test: setup tools vllm-env
-	$(ENV) python -m pytest $(PYTEST_ARGS)
+	$(ENV) python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup cluster-up
 	$(ENV) python -m bench

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.registry.store import Database
+from tests.support.cluster import layout as cluster_layout
 from tests.support.cluster import restart_simulator
 from tests.support.postgres import drop_database, fresh_database
 from tools.localcluster import postgres as pg
@@ -26,7 +27,7 @@ FAULT = ["--failure-injection-rate=100", "--failure-types=server_error"]
 def registry_db(cluster):
     """A new database on the cluster's server: (URL with password, password). Request it before deployed_project,
     so that the project is destroyed (its row retired) before the database is dropped."""
-    server = pg.status()
+    server = pg.status(cluster_layout().postgres)
     assert server is not None, "tools/cluster up did not start PostgreSQL (tools/cluster status)"
     name, url = fresh_database(server)
     yield url, server.password()

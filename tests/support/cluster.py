@@ -8,6 +8,7 @@ pod runner runs for a pod (port, pid, simulator flags). Standard library and PyY
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -16,10 +17,20 @@ from pathlib import Path
 
 import yaml
 
+from tools.localcluster.layout import Layout
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 CLUSTER_SCRIPT = REPO_ROOT / "tools" / "cluster"
-STATE_DIR = REPO_ROOT / ".state" / "cluster"
+# Held while a test process checks or starts its cluster: two pytest workers starting their clusters at once
+# would race for the same free ports (the second cluster's PostgreSQL, for one, prefers the first one's port).
+START_LOCK = REPO_ROOT / ".state" / "cluster-start.lock"
+
+
+def layout() -> Layout:
+    """The cluster this process uses: <repo>/.state/cluster, or its own under layout.STATE_ENV (the parallel
+    test run gives each pytest worker but the first a cluster of its own: tests/conftest.py)."""
+    return Layout.from_environment(REPO_ROOT)
 
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
@@ -61,12 +72,15 @@ def ensure_cluster(timeout: float = 300) -> ClusterInfo:
 
     Raises RuntimeError with the script's output if it cannot be started.
     """
-    status = _run_cluster("status", timeout=60)
-    if status.returncode != 0:
-        up = _run_cluster("up", timeout=timeout)
-        if up.returncode != 0:
-            raise RuntimeError(f"tools/cluster up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
-    info = json.loads((STATE_DIR / "info.json").read_text())
+    START_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(START_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status = _run_cluster("status", timeout=60)
+        if status.returncode != 0:
+            up = _run_cluster("up", timeout=timeout)
+            if up.returncode != 0:
+                raise RuntimeError(f"tools/cluster up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
+    info = json.loads(layout().info.read_text())
     kubeconfig = Path(info["kubeconfig"])
     server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
     return ClusterInfo(
@@ -92,7 +106,7 @@ def pod_process(namespace: str, name: str) -> dict | None:
     """The pod runner's record of ``namespace/name`` (port, pid, ready, restarts, served_model, args,
     config_error), or None when it runs nothing for that pod."""
     try:
-        state = json.loads((STATE_DIR / "pod-runner.json").read_text())
+        state = json.loads(layout().runner_state.read_text())
     except (OSError, ValueError):
         return None
     return state.get("pods", {}).get(f"{namespace}/{name}")

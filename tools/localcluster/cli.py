@@ -79,7 +79,7 @@ def runner_main(argv: list[str], layout: Layout) -> int:
 
 def main(argv: list[str] | None = None, layout: Layout | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    layout = layout or Layout(repo_root())
+    layout = layout or Layout.from_environment(repo_root())
     if argv[:1] == ["_crilog"]:  # internal: the shared simulator's log copier
         return crilog(argv[1])
     if argv[:1] == ["_egress"]:  # internal: the API server's egress proxy (a component started by up)

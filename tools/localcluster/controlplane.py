@@ -152,7 +152,7 @@ class Cluster:
         for d in (layout.state, layout.data, layout.logs, layout.pids):
             d.mkdir(parents=True, exist_ok=True)
         ensure_pki(layout.pki)
-        ports = choose_ports(worktree_ports(PREFERRED_PORTS, str(layout.root)))
+        ports = choose_ports(worktree_ports(PREFERRED_PORTS, str(layout.state)))
         info = {"ports": ports, "context": CONTEXT, "kubeconfig": str(layout.kubeconfig), "engine": engine,
                 "sim": {"url": f"http://{HOST}:{ports['sim']}", "port": ports["sim"], "model": sim_model,
                         "kind": "custom" if sim_cmd else "llm-d-inference-sim",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,9 @@ DEFAULT_SIM_MODEL = "llama-7b"
 GPU_NODES = ("gpu-node-0", "gpu-node-1")
 CPU_NODES = ("cpu-node-0",)
 GPUS_PER_NODE = 2
+# Where a second cluster of the same worktree keeps its state (cluster/ and postgres/ under it): the parallel test
+# run gives each pytest worker but the first a cluster of its own (tests/conftest.py). Unset: <root>/.state.
+STATE_ENV = "VLLM_DEPLOY_STATE"
 # Start order; down stops them in reverse.
 COMPONENTS = ("etcd", "egress-proxy", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "vllm-sim",
               "pod-runner")
@@ -45,9 +49,22 @@ SIM_BINARY = "llm-d-inference-sim"
 
 @dataclass(frozen=True)
 class Layout:
-    """The paths of one worktree's cluster: binaries in <root>/.tools, state in <root>/.state/cluster."""
+    """The paths of one cluster: binaries in <root>/.tools, state in <state_root>/cluster (<root>/.state/cluster
+    unless another state root is given, see STATE_ENV)."""
 
     root: Path
+    state_root: Path | None = None
+
+    @classmethod
+    def from_environment(cls, root: Path, environ: dict | None = None) -> Layout:
+        """The layout of the cluster ``tools/cluster`` manages: STATE_ENV's state root when set."""
+        state_root = (os.environ if environ is None else environ).get(STATE_ENV)
+        return cls(root, Path(state_root).resolve() if state_root else None)
+
+    @property
+    def states(self) -> Path:
+        """The directory holding this cluster's cluster/ and postgres/ state."""
+        return self.state_root or self.root / ".state"
 
     @property
     def bin(self) -> Path:
@@ -60,7 +77,7 @@ class Layout:
     @property
     def postgres(self) -> Path:
         """The model registry's PostgreSQL (postgres.py): data, password file, log."""
-        return self.root / ".state" / "postgres"
+        return self.states / "postgres"
 
     @property
     def stages(self) -> Path:
@@ -74,7 +91,7 @@ class Layout:
 
     @property
     def state(self) -> Path:
-        return self.root / ".state" / "cluster"
+        return self.states / "cluster"
 
     @property
     def pki(self) -> Path:
