@@ -112,12 +112,15 @@ def test_legacy_completions_endpoint(fake_vllm, client):
     ],
 )
 def test_p95_by_nearest_rank(fake_vllm, client, n, slow_positions, expected):
+    # A wider margin than plan()'s 0.3 s: with N <= 19 a single fast sample stalled past the limit by a busy
+    # machine (two test workers, two clusters) would fail the all-fast case; "slow" stays clearly over it.
+    limit, slow = 1.0, 1.5
     server = fake_vllm()
-    script_latencies(server, [SLOW if i in slow_positions else FAST for i in range(n)])
-    latency = run_http_checks(client(server), plan(samples=n)).results[3]
+    script_latencies(server, [slow if i in slow_positions else FAST for i in range(n)])
+    latency = run_http_checks(client(server), plan(samples=n, p95_limit_seconds=limit)).results[3]
     assert latency.status == expected, latency.observed
     if expected == PASSED and slow_positions:
-        assert f"(N={n}," in latency.observed and "max 0.6" in latency.observed
+        assert f"(N={n}," in latency.observed and "max 1.5" in latency.observed
 
 
 def test_p95_failure_message_lists_expected_and_observed(fake_vllm, client):
