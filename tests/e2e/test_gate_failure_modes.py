@@ -22,12 +22,12 @@ import uuid
 import pytest
 from kubernetes import client, watch
 
+from components.presets import GPU_RESOURCE as GPU
 from tests.integration.gpu_gate.kube_helpers import create_gpu_node, delete_node, wait_for_nodes_ready
 from tests.support.gpu_holders import delete_pods, gpu_holder
 from tests.support.pulumi_project import local_stack_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
-GPU = "nvidia.com/gpu"
 INSTANCE = "app.kubernetes.io/instance"
 PROVISIONING_SECONDS = 10  # how long the "autoscaler" takes to add the node: the gate and the verification see the
 # pod Pending (Unschedulable) through it, within seconds of the release

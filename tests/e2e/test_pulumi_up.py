@@ -10,11 +10,11 @@ import time
 import pytest
 from kubernetes import client, watch
 
+from components.presets import GPU_RESOURCE as GPU
 from tests.support.cluster import restart_simulator
 from tests.support.gpu_holders import delete_pods, gpu_holder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
-GPU = "nvidia.com/gpu"
 
 
 def pods_of(kube, project) -> list:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
+from components.presets import GPU_RESOURCE as GPU
 from components.presets import VERIFIED_CONDITION
 from tests.support.endpoint_watch import EndpointSliceWatch, ServicePodWatch
 from tests.support.gpu_holders import delete_pods, gpu_holder
@@ -26,7 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not (ROOT / "tools" / "localcluster" / "runner.py").is_file(),
                        reason="needs the per-pod runner and readiness-gate support of tools/localcluster"),
 ]
-GPU = "nvidia.com/gpu"
 VERIFIED = {"rollout": "verified"}
 CRASH = {"sim.vllm-deploy.dev/crash-at-start": "true"}
 SLOW = {"sim.vllm-deploy.dev/time-to-first-token": "3500ms"}

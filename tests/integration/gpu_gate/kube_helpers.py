@@ -11,7 +11,8 @@ import uuid
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-GPU = "nvidia.com/gpu"
+from components.presets import GPU_RESOURCE as GPU
+
 GPU_TAINT = {"key": GPU, "value": "present", "effect": "NoSchedule"}
 TOLERATION = {"key": GPU, "operator": "Exists", "effect": "NoSchedule"}
 BOUNDED_SECONDS = 60

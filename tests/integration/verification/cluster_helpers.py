@@ -16,10 +16,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from components.kube import KubeAccess, api_client_for
+from components.presets import GPU_RESOURCE as GPU
 from components.verification.settings import settings_from
 from components.verification.verify import verify_deployment
-
-GPU = "nvidia.com/gpu"
 
 
 def create_namespace(api: client.ApiClient, prefix: str) -> str:

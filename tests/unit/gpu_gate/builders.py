@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-GPU = "nvidia.com/gpu"
+from components.presets import GPU_RESOURCE as GPU
+
 GPU_TAINT = {"key": GPU, "effect": "NoSchedule"}
 
 
