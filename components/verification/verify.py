@@ -26,7 +26,7 @@ from .settings import VerificationSettings
 from .stats import LatencySummary
 from .transport import Endpoint, direct_endpoint, port_forward_endpoint, resolve_container_port, service_proxy_endpoint
 
-__all__ = ["VerificationReport", "verify_deployment"]
+__all__ = ["VerificationReport", "pod_port", "verify_deployment", "wait_options"]  # pod_port, wait_options: rollout.py
 
 Progress = Callable[[str], None]
 
