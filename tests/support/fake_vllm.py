@@ -131,6 +131,7 @@ class FakeVllm:
         self._lock = threading.Lock()
         self._loaded = threading.Event()
         self._listening = False
+        self.serving = threading.Event()  # set once the socket accepts connections (after the startup delay)
         self._stopped = threading.Event()
         self._server = _Server((host, port), _Handler, bind_and_activate=False)
         self._server.fake = self
@@ -177,6 +178,7 @@ class FakeVllm:
         thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         self._threads.append(thread)
+        self.serving.set()
 
     def _later(self, seconds: float, action) -> None:
         def run() -> None:
@@ -445,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
     print(f"fake vLLM: model {args.model} on {server.url} (loaded after {args.startup_seconds:g}s)", flush=True)
+
+    def announce() -> None:  # one line when connections are accepted, so a caller awaits it instead of polling
+        server.serving.wait()
+        print(f"fake vLLM: serving on {server.url}", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
     try:
         stop.wait()
     finally:
