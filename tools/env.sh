@@ -43,14 +43,19 @@ mkdir -p "$PULUMI_HOME" "$VLLM_DEPLOY_ROOT/.state/pulumi-backend"
 # The pulumi-kubernetes provider built by tools/build, where the CLI looks for plugins (not on PATH).
 "$VLLM_DEPLOY_ROOT/tools/pulumi-plugins" "$PULUMI_HOME" || echo "tools/env.sh: could not install Pulumi plugins" >&2
 
+# Which local cluster: the worktree's (.state), or the one under VLLM_DEPLOY_STATE (a test worker's own cluster,
+# tools/localcluster/layout.py STATE_ENV).
+cluster_state="${VLLM_DEPLOY_STATE:-$VLLM_DEPLOY_ROOT/.state}"
+
 # Local cluster (tools/cluster up) kubeconfig, if it exists and none is set.
-if [ -z "${KUBECONFIG:-}" ] && [ -f "$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig" ]; then
-  export KUBECONFIG="$VLLM_DEPLOY_ROOT/.state/cluster/kubeconfig"
+if [ -z "${KUBECONFIG:-}" ] && [ -f "$cluster_state/cluster/kubeconfig" ]; then
+  export KUBECONFIG="$cluster_state/cluster/kubeconfig"
 fi
 
 # The local cluster's PostgreSQL (model registry), if it runs: libpq's variables, the password stays in PGPASSFILE.
 # `pulumi up --stack local` and `python -m components.registry list` connect with these.
-if [ -f "$VLLM_DEPLOY_ROOT/.state/postgres/info.json" ] && [ -z "${PGHOST:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
-  eval "$(python3 "$VLLM_DEPLOY_ROOT/tools/localcluster/postgres.py" env)"
+if [ -f "$cluster_state/postgres/info.json" ] && [ -z "${PGHOST:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
+  eval "$(python3 "$VLLM_DEPLOY_ROOT/tools/localcluster/postgres.py" env --state "$cluster_state/postgres")"
   export PGHOST PGPORT PGDATABASE PGUSER PGPASSFILE
 fi
+unset cluster_state
