@@ -3,7 +3,8 @@
 ``ensure_cluster()`` starts the cluster when it is not healthy and describes it;
 ``tools_available()`` tells whether the locally built binaries exist (tests that need
 the cluster should skip when it returns False); ``pod_process()`` tells which process the
-pod runner runs for a pod (port, pid, simulator flags). Standard library and PyYAML only.
+pod runner runs for a pod (port, pid, simulator flags); ``layout()`` tells which cluster this process uses.
+Standard library, PyYAML and tools/localcluster's layout only.
 """
 
 from __future__ import annotations
@@ -25,12 +26,6 @@ CLUSTER_SCRIPT = REPO_ROOT / "tools" / "cluster"
 # Held while a test process checks or starts its cluster: two pytest workers starting their clusters at once
 # would race for the same free ports (the second cluster's PostgreSQL, for one, prefers the first one's port).
 START_LOCK = REPO_ROOT / ".state" / "cluster-start.lock"
-
-
-def layout() -> Layout:
-    """The cluster this process uses: <repo>/.state/cluster, or its own under layout.STATE_ENV (the parallel
-    test run gives each pytest worker but the first a cluster of its own: tests/conftest.py)."""
-    return Layout.from_environment(REPO_ROOT)
 
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
@@ -54,6 +49,12 @@ class ClusterInfo:
         """Environment for subprocesses (kubectl, pulumi, helm) that should use this cluster."""
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig),
                 "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def layout() -> Layout:
+    """The cluster this process uses: <repo>/.state/cluster, or its own under layout.STATE_ENV (the parallel
+    test run gives each pytest worker but the first a cluster of its own: tests/conftest.py)."""
+    return Layout.from_environment(REPO_ROOT)
 
 
 def tools_available() -> bool:
