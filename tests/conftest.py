@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import REPO_ROOT
 from tools.localcluster.layout import STATE_ENV
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKER_STATES = REPO_ROOT / ".state" / "workers"
 FIRST_WORKER = "gw0"
 

@@ -130,7 +130,6 @@ class FakeVllm:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._loaded = threading.Event()
-        self._listening = False
         self.serving = threading.Event()  # set once the socket accepts connections (after the startup delay)
         self._stopped = threading.Event()
         self._server = _Server((host, port), _Handler, bind_and_activate=False)
@@ -171,14 +170,13 @@ class FakeVllm:
         self._listen()
 
     def _listen(self) -> None:
-        if self._stopped.is_set() or self._listening:
+        if self._stopped.is_set() or self.serving.is_set():
             return
         self._server.server_activate()
-        self._listening = True
+        self.serving.set()  # listen() is done: the kernel queues connections until serve_forever takes them
         thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         self._threads.append(thread)
-        self.serving.set()
 
     def _later(self, seconds: float, action) -> None:
         def run() -> None:
@@ -195,7 +193,7 @@ class FakeVllm:
 
     def stop(self) -> None:
         self._stopped.set()
-        if self._listening:
+        if self.serving.is_set():
             self._server.shutdown()
         self._server.server_close()
 
