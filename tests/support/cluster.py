@@ -26,6 +26,8 @@ CLUSTER_SCRIPT = REPO_ROOT / "tools" / "cluster"
 # Held while a test process checks or starts its cluster: two pytest workers starting their clusters at once
 # would race for the same free ports (the second cluster's PostgreSQL, for one, prefers the first one's port).
 START_LOCK = REPO_ROOT / ".state" / "cluster-start.lock"
+# Whether ensure_cluster() started this process's cluster (stop_cluster_if_started_here() stops it again).
+_started_here = False
 
 REQUIRED_BINARIES = (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
@@ -73,11 +75,13 @@ def ensure_cluster(timeout: float = 300) -> ClusterInfo:
 
     Raises RuntimeError with the script's output if it cannot be started.
     """
+    global _started_here
     START_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(START_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         status = _run_cluster("status", timeout=60)
         if status.returncode != 0:
+            _started_here = True  # also when up fails half-way: what it started is stopped at the end
             up = _run_cluster("up", timeout=timeout)
             if up.returncode != 0:
                 raise RuntimeError(f"tools/cluster up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
@@ -94,6 +98,17 @@ def ensure_cluster(timeout: float = 300) -> ClusterInfo:
         gpu_nodes=list(info["gpu_nodes"]),
         cpu_nodes=list(info["cpu_nodes"]),
     )
+
+
+def stop_cluster_if_started_here(timeout: float = 120) -> None:
+    """Stop the cluster ensure_cluster() started in this process (a test run leaves running only the cluster that
+    was already running before it, e.g. `make demo`'s); a cluster that was already running is left alone."""
+    global _started_here
+    if _started_here:
+        _started_here = False
+        down = _run_cluster("down", timeout=timeout)
+        if down.returncode != 0:
+            raise RuntimeError(f"tools/cluster down failed (exit {down.returncode}):\n{down.stdout}\n{down.stderr}")
 
 
 def restart_simulator(extra_args: list[str], timeout: float = 120) -> None:
